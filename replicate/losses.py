@@ -1,0 +1,238 @@
+"""Reconstruction losses, chosen by key, written with ``keras.ops`` so they run on TensorFlow and JAX alike.
+
+Each :class:`Loss` maps ``(y_true, y_pred)`` to one value per sample (the mean over pixels), carries a display
+name and a one-line formula for the report, and says which image a model output stands for
+(:meth:`Loss.reconstruction`): the output itself, except for the continuous Bernoulli, whose mean differs from
+its parameter. Closed-form per-pixel facts (gradients, curvature) live in :mod:`replicate.theory`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+from replicate import theory
+
+IMAGE_SIDE = 28
+#: Zhao et al. (2017) weight of the MS-SSIM term (the paper's value; their released code defaults to 0.025).
+MS_SSIM_ALPHA = 0.84
+#: Gaussian widths of the full-resolution MS-SSIM of Zhao et al. (2017), finest to coarsest.
+MS_SSIM_SIGMAS = (0.5, 1.0, 2.0, 4.0, 8.0)
+SSIM_SIGMA = 1.5
+SSIM_C1 = 0.01**2  # (K1 * data_range)^2 with data_range = 1
+SSIM_C2 = 0.03**2
+
+
+def _per_sample(per_pixel):
+    """Mean over every axis but the batch axis."""
+    return ops.mean(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
+
+
+def _as_float(y_true, y_pred):
+    y_pred = ops.convert_to_tensor(y_pred)
+    return ops.cast(y_true, y_pred.dtype), y_pred
+
+
+def _clip01(x):
+    return ops.clip(x, theory.EPS, 1.0 - theory.EPS)
+
+
+def _entropy(a):
+    """Binary entropy in nats with 0 ln 0 = 0 (a is clipped inside the logs only)."""
+    return -(a * ops.log(_clip01(a)) + (1.0 - a) * ops.log(_clip01(1.0 - a)))
+
+
+def _keras_bce(a, x):
+    """Keras' own per-pixel BCE (on TensorFlow it reads the sigmoid's logits when it can, as the tutorial did)."""
+    return keras.losses.binary_crossentropy(ops.expand_dims(a, -1), ops.expand_dims(x, -1))
+
+
+def bce(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    return _per_sample(_keras_bce(a, x))
+
+
+def bce_kl(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    return _per_sample(_keras_bce(a, x) - _entropy(a))
+
+
+def mse(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    return _per_sample(ops.square(x - a))
+
+
+def mae(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    return _per_sample(ops.abs(x - a))
+
+
+def huber(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    err = ops.abs(x - a)
+    d = theory.HUBER_DELTA
+    return _per_sample(ops.where(err <= d, 0.5 * ops.square(err), d * err - 0.5 * d * d))
+
+
+def cb_log_norm(lam):
+    """log C(lambda) of the continuous Bernoulli in ``keras.ops``; same branches as :func:`theory.cb_log_norm`.
+
+    The exact branch sees a lambda moved away from 1/2 ("cut") so that neither branch produces NaN gradients.
+    """
+    d = lam - 0.5
+    near = ops.abs(d) < theory.CB_TAYLOR_HALF_WIDTH
+    cut = ops.where(near, ops.zeros_like(lam) + 0.25, lam)
+    exact = ops.log(ops.abs(ops.log1p(-cut) - ops.log(cut))) - ops.log(ops.abs(1.0 - 2.0 * cut))
+    d2 = ops.square(d)
+    taylor = math.log(2.0) + (4.0 / 3.0) * d2 + (104.0 / 45.0) * ops.square(d2)
+    return ops.where(near, taylor, exact)
+
+
+def continuous_bernoulli(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    return _per_sample(_keras_bce(a, x) - cb_log_norm(_clip01(x)))
+
+
+def _gaussian_taps(sigma: float, radius: int) -> np.ndarray:
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    return g / g.sum()
+
+
+def _blur(maps, sigma: float, radius: int, padding: str):
+    """Separable Gaussian filter of every channel of ``maps`` (B, H, W, C)."""
+    channels = maps.shape[-1]
+    taps = _gaussian_taps(sigma, radius)
+    k = ops.convert_to_tensor(taps, dtype=maps.dtype)
+    ky = ops.tile(ops.reshape(k, (-1, 1, 1, 1)), (1, 1, channels, 1))
+    kx = ops.tile(ops.reshape(k, (1, -1, 1, 1)), (1, 1, channels, 1))
+    return ops.depthwise_conv(ops.depthwise_conv(maps, ky, padding=padding), kx, padding=padding)
+
+
+def _images(y):
+    return ops.reshape(y, (-1, IMAGE_SIDE, IMAGE_SIDE, 1))
+
+
+def _local_stats(a, x, sigma: float, radius: int, padding: str):
+    """Gaussian-weighted means, variances and covariance (population form) of targets and outputs."""
+    stacked = ops.concatenate([a, x, a * a, x * x, a * x], axis=-1)
+    m = _blur(stacked, sigma, radius, padding)
+    if padding == "same":  # normalised convolution: the window is renormalised where it leaves the image
+        m = m / _blur(ops.ones_like(a), sigma, radius, padding)
+    mu_a, mu_x = m[..., 0:1], m[..., 1:2]
+    var_a = m[..., 2:3] - mu_a * mu_a
+    var_x = m[..., 3:4] - mu_x * mu_x
+    cov = m[..., 4:5] - mu_a * mu_x
+    luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
+    contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
+    return luminance, contrast_structure
+
+
+def ssim_map(y_true, y_pred):
+    """Per-pixel SSIM of Wang et al. (2004): 11-tap Gaussian window, sigma 1.5, population covariance, data
+    range 1, valid region only (the same numbers as scikit-image's ``gaussian_weights=True`` setting)."""
+    a, x = _as_float(y_true, y_pred)
+    luminance, cs = _local_stats(_images(a), _images(x), SSIM_SIGMA, 5, "valid")
+    return luminance * cs
+
+
+def ssim(y_true, y_pred):
+    return _per_sample(1.0 - ssim_map(y_true, y_pred))
+
+
+def ms_ssim_l1(y_true, y_pred):
+    a, x = _as_float(y_true, y_pred)
+    a, x = _images(a), _images(x)
+    ms = None
+    for sigma in MS_SSIM_SIGMAS:
+        luminance, cs = _local_stats(a, x, sigma, math.ceil(3 * sigma), "same")
+        ms = cs if ms is None else ms * cs
+    ms = ms * luminance  # luminance at the coarsest width only
+    coarse = MS_SSIM_SIGMAS[-1]
+    radius = math.ceil(3 * coarse)
+    l1 = _blur(ops.abs(x - a), coarse, radius, "same") / _blur(ops.ones_like(a), coarse, radius, "same")
+    return _per_sample(MS_SSIM_ALPHA * (1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A reconstruction loss: per-sample values, what its output means, and how the report describes it."""
+
+    key: str
+    display: str
+    formula: str
+    description: str
+    fn: Callable
+    needs_unit_range: bool
+    pixelwise: bool
+
+    def __call__(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def reconstruction(self, y_pred: np.ndarray) -> np.ndarray:
+        """The image a model output stands for (numpy): the output, or the continuous Bernoulli's mean."""
+        if self.key == "continuous_bernoulli":
+            return theory.cb_mean(y_pred).astype(np.asarray(y_pred).dtype)
+        return y_pred
+
+    def check_targets(self, y: np.ndarray, what: str = "targets") -> None:
+        """Refuse data outside [0, 1] for losses defined only there (checked once, before training)."""
+        if not self.needs_unit_range:
+            return
+        lo, hi = float(np.min(y)), float(np.max(y))
+        if lo < 0.0 or hi > 1.0 or not np.isfinite(lo + hi):
+            raise ValueError(f"loss {self.key!r} needs {what} in [0, 1], got values in [{lo:g}, {hi:g}]; "
+                             "rescale the data (e.g. uint8 / 255) or choose mse, mae or huber.")
+
+
+_LOSSES = (
+    Loss("bce", "Binary cross-entropy", "−[a ln x + (1−a) ln(1−x)]",
+         "the tutorial's loss, applied to non-binary targets in [0, 1]", bce, True, True),
+    Loss("bce_kl", "BCE minus target entropy", "BCE(a, x) − H(a) = KL(Bern(a) ‖ Bern(x))",
+         "same gradients as BCE, zero at a perfect reconstruction", bce_kl, True, True),
+    Loss("mse", "Mean squared error", "(x − a)²", "symmetric, every intensity weighted alike", mse, False, True),
+    Loss("mae", "Mean absolute error", "|x − a|", "symmetric, constant slope; optimum is the median",
+         mae, False, True),
+    Loss("huber", "Huber", f"½(x − a)² if |x − a| ≤ {theory.HUBER_DELTA}, else {theory.HUBER_DELTA}(|x − a| − "
+         f"{theory.HUBER_DELTA / 2})", f"quadratic near the target, linear beyond δ = {theory.HUBER_DELTA}",
+         huber, False, True),
+    Loss("continuous_bernoulli", "Continuous Bernoulli", "BCE(a, λ) − ln C(λ), C(λ) = 2 artanh(1−2λ)/(1−2λ)",
+         "the properly normalised likelihood for [0, 1] data (Loaiza-Ganem & Cunningham, 2019); "
+         "the image is the distribution's mean", continuous_bernoulli, True, True),
+    Loss("ssim", "SSIM", "1 − SSIM (Gaussian window σ = 1.5, 11 taps)",
+         "structural similarity (Wang et al., 2004) as a loss", ssim, True, False),
+    Loss("ms_ssim_l1", "MS-SSIM + L1", f"{MS_SSIM_ALPHA}·(1 − MS-SSIM) + {1 - MS_SSIM_ALPHA:.2f}·G_σ=8 ⊛ |x − a|",
+         "Zhao et al. (2017) mix; full-resolution MS-SSIM with Gaussian widths 0.5, 1, 2, 4, 8",
+         ms_ssim_l1, True, False),
+)
+REGISTRY: dict[str, Loss] = {loss.key: loss for loss in _LOSSES}
+NAMES = tuple(REGISTRY)
+
+
+def get(name: str) -> Loss:
+    """The loss registered under ``name``; a ``ValueError`` lists the valid names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(NAMES)}") from None
+
+
+@keras.saving.register_keras_serializable(package="replicate")
+class ReconstructionLoss(keras.losses.Loss):
+    """A registered loss as a serialisable Keras ``Loss``, optionally scaled (the VAE sums over 784 pixels)."""
+
+    def __init__(self, key: str = "bce", scale: float = 1.0, **kwargs):
+        super().__init__(name=kwargs.pop("name", key), **kwargs)
+        self.key, self.scale = key, float(scale)
+        self._fn = get(key).fn
+
+    def call(self, y_true, y_pred):
+        per_sample = self._fn(y_true, y_pred)
+        return per_sample if self.scale == 1.0 else self.scale * per_sample
+
+    def get_config(self):
+        return {**super().get_config(), "key": self.key, "scale": self.scale}
