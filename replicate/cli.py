@@ -1,0 +1,194 @@
+"""Command line: ``replicate data | list | run | evaluate | report | compare``. A thin caller of the library.
+
+Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do);
+100 + n when n runs of a sweep failed; 130 when interrupted (finished epochs and runs are kept).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from replicate import __version__
+from replicate.config import BACKENDS, DATASETS, MODELS, PROFILES, TRAINED_LOSSES
+
+EXIT_USAGE = 2
+EXIT_FAILED_RUNS = 100
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one paragraph, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"replicate: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:  # DataError and config validation: bad input, explained in the message
+        print(f"replicate {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs and epochs are saved; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="replicate", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"replicate {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="make the datasets available and print what can be loaded")
+    d.add_argument("--data-dir", help="a folder with mnist.npz, mnist/ or fashion-mnist/ (also $REPLICATE_DATA_DIR)")
+    d.add_argument("--dataset", nargs="+", choices=DATASETS, default=list(DATASETS))
+    d.set_defaults(func=_cmd_data)
+
+    ls = sub.add_parser("list", help="list the models and losses with their descriptions")
+    ls.set_defaults(func=_cmd_list)
+
+    r = sub.add_parser("run", help="train a sweep of models x losses x seeds, then evaluate and report")
+    r.add_argument("--profile", choices=PROFILES, default="quick")
+    r.add_argument("--dataset", choices=DATASETS)
+    r.add_argument("--models", nargs="+", choices=MODELS)
+    r.add_argument("--losses", nargs="+", choices=TRAINED_LOSSES)
+    seeds = r.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, metavar="N", help="use seeds 0 .. N-1")
+    seeds.add_argument("--seed", type=int, nargs="+", metavar="S", help="use exactly these seeds")
+    r.add_argument("--epochs", type=int, help="epochs for every model (default: the profile's)")
+    r.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images")
+    r.add_argument("--test-limit", type=int, metavar="N", help="evaluate on the first N test images")
+    r.add_argument("--out", help="sweep folder (default: runs/<profile>-<dataset>)")
+    r.add_argument("--data-dir", help="a folder with local dataset files (also $REPLICATE_DATA_DIR)")
+    r.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    r.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (output layer stays float32)")
+    r.add_argument("--no-report", action="store_true", help="stop after training and evaluation")
+    r.set_defaults(func=_cmd_run)
+
+    e = sub.add_parser("evaluate", help="compute results.json / results.csv of a sweep without retraining")
+    e.add_argument("sweep_dir")
+    e.add_argument("--force", action="store_true", help="recompute every run's metrics")
+    e.set_defaults(func=_cmd_evaluate)
+
+    rep = sub.add_parser("report", help="write the self-contained HTML report of a sweep")
+    rep.add_argument("sweep_dir")
+    rep.add_argument("--out", help="HTML file (default: <sweep_dir>/report.html)")
+    rep.set_defaults(func=_cmd_report)
+
+    c = sub.add_parser("compare", help="check that two results.json agree within stated tolerances")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.set_defaults(func=_cmd_compare)
+    return p
+
+
+def _cmd_data(args) -> int:
+    from replicate import data
+
+    problems = []
+    for name in args.dataset:
+        for split in data.SPLITS:
+            try:
+                images, src = data.load_uint8(name, split, data_dir=args.data_dir)
+            except data.DataError as err:
+                problems.append(f"{name}/{split}: {err}")
+                break
+            check = "verified" if src.verified else "structure checked, no known checksum"
+            print(f"{name:14s} {split:5s} {images.shape[0]:6d} x 28 x 28  from {src.origin}: {src.path} "
+                  f"(sha256 {src.sha256[:12]}, {check})")
+    for problem in problems:
+        print(f"not available: {problem}", file=sys.stderr)
+    # MNIST is optional (it needs the network or a copy); the main dataset must be there.
+    return EXIT_USAGE if any(p.startswith("fashion_mnist") for p in problems) else 0
+
+
+def _cmd_list(args) -> int:
+    from replicate import losses, models
+
+    print("models (tutorial section: layers)")
+    for name in models.NAMES:
+        print(f"  {name:22s} {models.DESCRIPTIONS[name]}")
+    print("losses")
+    for loss in losses.REGISTRY.values():
+        note = "" if loss.key in TRAINED_LOSSES else " [reported for every run, not trained]"
+        print(f"  {loss.key:22s} {loss.display}: {loss.formula} ({loss.description}){note}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from replicate import config
+
+    if args.backend:
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != args.backend:
+            raise UsageError("the Keras backend can only be chosen before Keras is imported")
+        os.environ["KERAS_BACKEND"] = args.backend
+    for flag in ("seeds", "epochs", "train_limit", "test_limit"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+    if args.seed is not None and (min(args.seed) < 0 or len(set(args.seed)) != len(args.seed)):
+        raise UsageError(f"--seed takes distinct non-negative integers, got {args.seed}")
+    seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
+    sweep = config.override(
+        config.profile(args.profile), dataset=args.dataset, models=args.models, losses=args.losses,
+        seeds=None if seeds is None else tuple(seeds), epochs=args.epochs, train_limit=args.train_limit,
+        test_limit=args.test_limit, backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
+        mixed_precision=args.mixed_precision or None)
+    out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
+    from replicate import train
+
+    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=["replicate", "run", *sys.argv[2:]]
+                             if sys.argv[1:2] == ["run"] else None)
+    if not args.no_report:
+        _evaluate_and_report(out)
+    if failed:
+        print(f"{failed} run(s) failed; see status.json in their folders. Run the same command to retry them.",
+              file=sys.stderr)
+        return EXIT_FAILED_RUNS + min(failed, 99)
+    return 0
+
+
+def _evaluate_and_report(sweep_dir: Path, out: str | None = None, force: bool = False) -> Path:
+    from replicate import analysis, report
+
+    results = analysis.evaluate_sweep(sweep_dir, force=force)
+    print(f"results: {results}")
+    html = report.write_report(sweep_dir, out)
+    print(f"report: {html}")
+    return html
+
+
+def _sweep_dir(path: str) -> Path:
+    sweep = Path(path)
+    if not (sweep / "sweep.json").exists():
+        raise UsageError(f"{sweep} is not a sweep folder (no sweep.json); pass the --out folder of "
+                         "'replicate run'")
+    return sweep
+
+
+def _cmd_evaluate(args) -> int:
+    from replicate import analysis
+
+    print(f"results: {analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force)}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from replicate import report
+
+    print(f"report: {report.write_report(_sweep_dir(args.sweep_dir), args.out)}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from replicate import compare
+
+    differences = compare.compare_files(args.a, args.b)
+    for line in differences:
+        print(line)
+    print("match within tolerances" if not differences else f"{len(differences)} difference(s)")
+    return 0 if not differences else 1

@@ -1,0 +1,101 @@
+"""What produced a result: library versions, backend, device, git commit and dirty flag, command line, time.
+
+Only reads the environment; Keras is consulted for the backend and device when it is already imported.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+_PACKAGES = ("replicate", "keras", "tensorflow", "jax", "jaxlib", "numpy", "scipy", "scikit-image", "matplotlib",
+             "jinja2")
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of Python and of the libraries a result depends on (absent ones omitted)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def cpu_name() -> str:
+    """The CPU model as the OS reports it, with the number of cores."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} cores)"
+
+
+def device() -> str:
+    """The accelerator the Keras backend trains on, else the CPU."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            if gpus:
+                return f"GPU: {gpus[0].device_kind} (x{len(gpus)})"
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"GPU: {details.get('device_name', gpus[0].name)} (x{len(gpus)})"
+    except Exception:  # a broken accelerator stack still trains on the CPU; say so rather than fail
+        pass
+    return f"CPU: {cpu_name()}"
+
+
+def git_state(where: str | os.PathLike | None = None) -> dict:
+    """Commit and dirty flag of the git checkout holding this package (or ``where``); 'unknown' outside git."""
+    cwd = Path(where) if where else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as typed, with the program reduced to its name so no absolute path is recorded."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv:
+        argv[0] = "replicate" if argv[0].endswith(("replicate", "__main__.py")) else Path(argv[0]).name
+    return shlex.join(argv)
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601, to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def collect(argv: list[str] | None = None) -> dict:
+    """The provenance block written beside every sweep."""
+    return {
+        "versions": versions(),
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "device": device(),
+        "platform": platform.platform(),
+        "git": git_state(),
+        "command": command_line(argv),
+    }
