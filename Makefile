@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh clone: `make report` (main job) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SWEEP  ?= runs/quick-fashion_mnist
+
+.PHONY: report test setup data clean
+
+report: setup
+	@scripts/system-deps.sh dataset-fashion-mnist
+	$(BIN)/replicate data
+	$(BIN)/replicate run --profile quick --out $(SWEEP)
+
+test: setup
+	@scripts/system-deps.sh dataset-fashion-mnist chromium
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests; the suite is missing" >&2; fi; \
+	exit $$status
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+data: setup
+	@scripts/system-deps.sh dataset-fashion-mnist
+	$(BIN)/replicate data
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

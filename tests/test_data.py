@@ -1,0 +1,200 @@
+"""Dataset readers, source order, verification errors and the synthetic set (tiny real-format files)."""
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from replicate import cli, data
+
+REAL = data.DEBIAN_DIR / "t10k-images-idx3-ubyte.gz"
+
+
+def idx_bytes(images: np.ndarray) -> bytes:
+    """An IDX3 image file: magic 2051, then N, rows, cols as big-endian int32, then the pixels."""
+    header = b"".join(int(v).to_bytes(4, "big") for v in (2051, *images.shape))
+    return header + images.astype(np.uint8).tobytes()
+
+
+def tiny(seed: int, n: int = 5) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """Empty Keras home, data dir and Debian dir; 5-image splits with no known checksum."""
+    home, ddir, debian = tmp_path / "keras", tmp_path / "data", tmp_path / "debian"
+    for d in (home / "datasets", ddir, debian):
+        d.mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.delenv("REPLICATE_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "DEBIAN_DIR", debian)
+    monkeypatch.setattr(data, "SIZES", {"train": 5, "test": 5})
+    monkeypatch.setattr(data, "KNOWN_SHA256", {})
+    return home, ddir, debian
+
+
+def write_idx(folder, split, images, compress=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    name = data._IDX_NAMES[split] + (".gz" if compress else "")
+    raw = idx_bytes(images)
+    (folder / name).write_bytes(gzip.compress(raw) if compress else raw)
+    return folder / name
+
+
+def test_idx_reader_gzipped_and_plain(sandbox, tmp_path):
+    images = tiny(0)
+    for compress in (True, False):
+        path = write_idx(tmp_path / f"f{compress}", "test", images, compress)
+        np.testing.assert_array_equal(data._read(path, "test"), images)
+
+
+def test_npz_reader(sandbox, tmp_path):
+    images = tiny(1)
+    np.savez(tmp_path / "mnist.npz", x_train=images, x_test=images[::-1].copy())
+    np.testing.assert_array_equal(data._read(tmp_path / "mnist.npz", "test"), images[::-1])
+
+
+def test_fashion_source_order(sandbox, monkeypatch):
+    """data dir, then Keras cache, then Debian: each found file wins over the ones after it."""
+    home, ddir, debian = sandbox
+    write_idx(debian, "train", tiny(2))
+    assert data.describe("fashion_mnist", "train").origin == "debian"
+    write_idx(home / "datasets" / "fashion-mnist", "train", tiny(3))
+    data._load_real.cache_clear()
+    _, src = data.load_uint8("fashion_mnist", "train")
+    assert src.origin == "keras-cache"
+    write_idx(ddir / "fashion-mnist", "train", tiny(4))
+    data._load_real.cache_clear()
+    images, src = data.load_uint8("fashion_mnist", "train", data_dir=ddir)
+    assert src.origin == "data-dir"
+    np.testing.assert_array_equal(images, tiny(4))
+    monkeypatch.setenv("REPLICATE_DATA_DIR", str(ddir))
+    data._load_real.cache_clear()
+    assert data.describe("fashion_mnist", "train").origin == "data-dir"
+
+
+def test_mnist_npz_in_keras_cache_and_data_dir(sandbox):
+    home, ddir, _ = sandbox
+    np.savez(home / "datasets" / "mnist.npz", x_train=tiny(5), x_test=tiny(6))
+    x = data.load("mnist", "test")
+    assert x.dtype == np.float32 and x.shape == (5, 28, 28)
+    np.testing.assert_array_equal(x, tiny(6).astype(np.float32) / 255)
+    np.savez(ddir / "mnist.npz", x_train=tiny(7), x_test=tiny(8))
+    data._load_real.cache_clear()
+    assert data.describe("mnist", "test", data_dir=ddir).origin == "data-dir"
+
+
+def test_downloader_is_last_resort_and_its_failure_explains(sandbox, monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: [Errno -3] name resolution")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(data.DataError, match="mnist.npz") as err:
+        data.load("mnist", "train")
+    assert "URL fetch failure" in str(err.value) and "KERAS_HOME" in str(err.value)
+
+
+def test_downloader_result_is_used(sandbox, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data",
+                        lambda: ((tiny(9), None), (tiny(10), None)))
+    images, src = data.load_uint8("fashion_mnist", "test")
+    assert src.origin == "download"
+    np.testing.assert_array_equal(images, tiny(10))
+
+
+def test_corrupt_file_names_file_and_fix(sandbox):
+    _, _, debian = sandbox
+    path = debian / (data._IDX_NAMES["train"] + ".gz")
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(40)))  # a labels magic, not images
+    with pytest.raises(data.DataError, match="not an IDX file of 28x28") as err:
+        data.load("fashion_mnist", "train")
+    assert str(path) in str(err.value)
+
+
+def test_truncated_file_names_file(sandbox):
+    _, _, debian = sandbox
+    path = debian / (data._IDX_NAMES["train"] + ".gz")
+    path.write_bytes(gzip.compress(idx_bytes(tiny(11)))[:-30])
+    with pytest.raises(data.DataError, match="damaged or truncated") as err:
+        data.load("fashion_mnist", "train")
+    assert str(path) in str(err.value)
+
+
+def test_short_image_count_is_refused(sandbox):
+    _, _, debian = sandbox
+    write_idx(debian, "train", tiny(12, n=4))  # header says 4, the split has 5
+    with pytest.raises(data.DataError, match="expected 5"):
+        data.load("fashion_mnist", "train")
+
+
+def test_checksum_mismatch_is_refused(sandbox, monkeypatch):
+    _, _, debian = sandbox
+    write_idx(debian, "test", tiny(13))
+    monkeypatch.setattr(data, "KNOWN_SHA256", {("fashion_mnist", "test"): "0" * 64})
+    with pytest.raises(data.DataError, match="SHA-256"):
+        data.load("fashion_mnist", "test")
+
+
+def test_unknown_names():
+    with pytest.raises(data.DataError, match="valid datasets: mnist, fashion_mnist, synthetic"):
+        data.load("cifar", "train")
+    with pytest.raises(data.DataError, match="valid splits"):
+        data.load("synthetic", "validation")
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.parametrize("split,n", [("train", 60000), ("test", 10000)])
+def test_real_fashion_mnist(split, n):
+    x = data.load("fashion_mnist", split)
+    assert x.shape == (n, 28, 28) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    src = data.describe("fashion_mnist", split)
+    assert src.verified and src.sha256 == data.KNOWN_SHA256[("fashion_mnist", split)]
+    midtones = np.mean((x > 0.1) & (x < 0.9))
+    assert 0.35 < midtones < 0.45  # "about 40 %" of pixels strictly between 0.1 and 0.9
+
+
+def test_synthetic_deterministic_and_midtone_rich():
+    a, b = data.load("synthetic", "train", n=64, seed=3), data.load("synthetic", "train", n=64, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, data.load("synthetic", "train", n=64, seed=4))
+    assert not np.array_equal(a[:16], data.load("synthetic", "test", n=16, seed=3))
+    assert a.shape == (64, 28, 28) and a.dtype == np.float32
+    assert np.mean((a > 0.1) & (a < 0.9)) > 0.2
+    assert (a == 0).any() and (a == 1).any()
+
+
+def test_add_noise_is_the_tutorials_formula():
+    x = np.full((3, 28, 28), 0.5, np.float32)
+    noisy = data.add_noise(x, 0.5, seed=7)
+    expected = np.clip(x + 0.5 * np.random.default_rng(7).standard_normal(x.shape), 0, 1)
+    np.testing.assert_allclose(noisy, expected, rtol=0, atol=1e-7)
+    assert noisy.dtype == np.float32 and noisy.min() == 0 and noisy.max() == 1
+    np.testing.assert_array_equal(noisy, data.add_noise(x, 0.5, seed=7))
+
+
+def test_cli_errors_exit_2(sandbox, capsys, monkeypatch):
+    import keras
+
+    _, _, debian = sandbox
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: 1 / 0)  # stands for "offline"
+    assert cli.main(["data", "--dataset", "fashion_mnist"]) == 2  # missing: nothing anywhere, offline
+    (debian / (data._IDX_NAMES["train"] + ".gz")).write_bytes(b"garbage")
+    data._load_real.cache_clear()
+    assert cli.main(["data", "--dataset", "fashion_mnist"]) == 2  # corrupt
+    err = capsys.readouterr().err
+    assert "damaged or truncated" in err and "apt-get install -y dataset-fashion-mnist" in err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--dataset", "cifar"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'cifar'" in capsys.readouterr().err
+
+
+def test_sha256_is_of_decoded_bytes():
+    images = data.synthetic(3, seed=0)
+    assert data._sha256(images) == hashlib.sha256(images.tobytes()).hexdigest()
