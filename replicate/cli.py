@@ -24,6 +24,7 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
+    args.argv = ["replicate", *argv]
     try:
         return args.func(args)
     except UsageError as err:
@@ -141,8 +142,7 @@ def _cmd_run(args) -> int:
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
     from replicate import train
 
-    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=["replicate", "run", *sys.argv[2:]]
-                             if sys.argv[1:2] == ["run"] else None)
+    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv)
     if not args.no_report:
         _evaluate_and_report(out)
     if failed:

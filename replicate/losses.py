@@ -97,36 +97,37 @@ def continuous_bernoulli(y_true, y_pred):
     return _per_sample(_keras_bce(a, x) - cb_log_norm(_clip01(x)))
 
 
-def _gaussian_taps(sigma: float, radius: int) -> np.ndarray:
-    t = np.arange(-radius, radius + 1, dtype=np.float64)
-    g = np.exp(-0.5 * (t / sigma) ** 2)
-    return g / g.sum()
+def _blur_matrix(n: int, sigma: float, radius: int, valid: bool) -> np.ndarray:
+    """A Gaussian filter along one image axis as a matrix: rows are output pixels, columns input pixels.
+
+    ``valid`` keeps only outputs whose window lies inside the image (as scikit-image's cropped SSIM does);
+    otherwise every output is kept and its row renormalised to sum to 1, i.e. the window is truncated at the
+    border and reweighted (normalised convolution).
+    """
+    t = np.arange(n)
+    w = np.exp(-0.5 * ((t[:, None] - t[None, :]) / sigma) ** 2) * (np.abs(t[:, None] - t[None, :]) <= radius)
+    if valid:
+        w = w[radius:n - radius]
+    return w / w.sum(axis=1, keepdims=True)
 
 
-def _blur(maps, sigma: float, radius: int, padding: str):
-    """Separable Gaussian filter of every channel of ``maps`` (B, H, W, C)."""
-    channels = maps.shape[-1]
-    taps = _gaussian_taps(sigma, radius)
-    k = ops.convert_to_tensor(taps, dtype=maps.dtype)
-    ky = ops.tile(ops.reshape(k, (-1, 1, 1, 1)), (1, 1, channels, 1))
-    kx = ops.tile(ops.reshape(k, (1, -1, 1, 1)), (1, 1, channels, 1))
-    return ops.depthwise_conv(ops.depthwise_conv(maps, ky, padding=padding), kx, padding=padding)
+def _blur(maps, sigma: float, radius: int, valid: bool):
+    """Separable Gaussian filter of every map in ``maps`` (B, C, H, W), as two small matrix products."""
+    k = ops.convert_to_tensor(_blur_matrix(IMAGE_SIDE, sigma, radius, valid), dtype=maps.dtype)
+    return ops.matmul(ops.matmul(k, maps), ops.transpose(k))
 
 
 def _images(y):
-    return ops.reshape(y, (-1, IMAGE_SIDE, IMAGE_SIDE, 1))
+    return ops.reshape(y, (-1, 1, IMAGE_SIDE, IMAGE_SIDE))
 
 
-def _local_stats(a, x, sigma: float, radius: int, padding: str):
+def _local_stats(a, x, sigma: float, radius: int, valid: bool):
     """Gaussian-weighted means, variances and covariance (population form) of targets and outputs."""
-    stacked = ops.concatenate([a, x, a * a, x * x, a * x], axis=-1)
-    m = _blur(stacked, sigma, radius, padding)
-    if padding == "same":  # normalised convolution: the window is renormalised where it leaves the image
-        m = m / _blur(ops.ones_like(a), sigma, radius, padding)
-    mu_a, mu_x = m[..., 0:1], m[..., 1:2]
-    var_a = m[..., 2:3] - mu_a * mu_a
-    var_x = m[..., 3:4] - mu_x * mu_x
-    cov = m[..., 4:5] - mu_a * mu_x
+    m = _blur(ops.concatenate([a, x, a * a, x * x, a * x], axis=1), sigma, radius, valid)
+    mu_a, mu_x = m[:, 0:1], m[:, 1:2]
+    var_a = m[:, 2:3] - mu_a * mu_a
+    var_x = m[:, 3:4] - mu_x * mu_x
+    cov = m[:, 4:5] - mu_a * mu_x
     luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
     contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
     return luminance, contrast_structure
@@ -136,7 +137,7 @@ def ssim_map(y_true, y_pred):
     """Per-pixel SSIM of Wang et al. (2004): 11-tap Gaussian window, sigma 1.5, population covariance, data
     range 1, valid region only (the same numbers as scikit-image's ``gaussian_weights=True`` setting)."""
     a, x = _as_float(y_true, y_pred)
-    luminance, cs = _local_stats(_images(a), _images(x), SSIM_SIGMA, 5, "valid")
+    luminance, cs = _local_stats(_images(a), _images(x), SSIM_SIGMA, 5, valid=True)
     return luminance * cs
 
 
@@ -149,12 +150,11 @@ def ms_ssim_l1(y_true, y_pred):
     a, x = _images(a), _images(x)
     ms = None
     for sigma in MS_SSIM_SIGMAS:
-        luminance, cs = _local_stats(a, x, sigma, math.ceil(3 * sigma), "same")
+        luminance, cs = _local_stats(a, x, sigma, math.ceil(3 * sigma), valid=False)
         ms = cs if ms is None else ms * cs
     ms = ms * luminance  # luminance at the coarsest width only
     coarse = MS_SSIM_SIGMAS[-1]
-    radius = math.ceil(3 * coarse)
-    l1 = _blur(ops.abs(x - a), coarse, radius, "same") / _blur(ops.ones_like(a), coarse, radius, "same")
+    l1 = _blur(ops.abs(x - a), coarse, math.ceil(3 * coarse), valid=False)
     return _per_sample(MS_SSIM_ALPHA * (1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1)
 
 

@@ -1,0 +1,145 @@
+"""The runner end to end on synthetic data: smoke sweep, artifacts, determinism, resume, NaN, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replicate import cli, config, data, fileio, losses, train
+
+TINY = dict(dataset="synthetic", model="simple", loss="bce", seed=0, epochs=3, batch_size=32, shuffle=True,
+            optimizer="adam", learning_rate=1e-3, train_limit=128, test_limit=32)
+
+
+def synthetic_split():
+    return data.load("synthetic", "train", n=256), data.load("synthetic", "test", n=64)
+
+
+def test_smoke_sweep_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = Path("sweep")
+    assert cli.main(["run", "--profile", "smoke", "--out", str(out), "--no-report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sweep = fileio.read_json(out / "sweep.json")
+    runs = config.profile("smoke").runs()
+    assert len(sweep["runs"]) == len(runs) and all(r["status"] == "done" for r in sweep["runs"])
+    assert sum("epoch 1/1 loss" in line and "sweep ETA" in line for line in lines) == len(runs)
+    run = out / runs[0].path
+    for name in ("config.json", "history.json", "status.json", "model.keras", "reconstructions.npz"):
+        assert (run / name).exists(), name
+    assert not list(run.glob("checkpoint*"))
+    recon = np.load(run / "reconstructions.npz")["recon"]
+    assert recon.shape == (64, 28, 28) and recon.dtype == np.float16
+    assert fileio.read_json(run / "config.json") == runs[0].to_dict()
+    prov = fileio.read_json(out / "provenance.json")
+    for key in ("versions", "backend", "device", "git", "command", "data", "started", "finished"):
+        assert key in prov, key
+    assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
+    assert prov["command"] == f"replicate run --profile smoke --out {out} --no-report"
+    for path in out.rglob("*.json"):  # nothing in the tree depends on where it lives
+        assert str(tmp_path) not in path.read_text() and "/usr/" not in path.read_text(), path
+    # A second invocation redoes nothing.
+    assert cli.main(["run", "--profile", "smoke", "--out", str(out), "--no-report"]) == 0
+    assert f"({len(runs)} already done)" in capsys.readouterr().out
+
+
+def test_same_config_same_numbers(tmp_path):
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**TINY)
+    first = train.train_run(cfg, tmp_path / "a", train_x, test_x)
+    second = train.train_run(cfg, tmp_path / "b", train_x, test_x)
+    assert first["status"] == second["status"] == "done"
+    assert (tmp_path / "a/history.json").read_bytes() == (tmp_path / "b/history.json").read_bytes()
+    ra, rb = (np.load(tmp_path / f"{d}/reconstructions.npz")["recon"] for d in "ab")
+    np.testing.assert_array_equal(ra, rb)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    """A run killed with SIGKILL mid-training resumes from its last epoch and ends bit-identical."""
+    args = ["run", "--profile", "smoke", "--models", "conv", "--losses", "mse", "--epochs", "6",
+            "--train-limit", "1024", "--no-report"]
+    reference = tmp_path / "reference"
+    assert cli.main([*args, "--out", str(reference)]) == 0
+    out = tmp_path / "killed"
+    run = out / "synthetic/conv/mse/seed0"
+    proc = subprocess.Popen([sys.executable, "-m", "replicate", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.json").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (run / "checkpoint.json").exists() and not (run / "status.json").exists()
+    done_epochs = len(fileio.read_json(run / "checkpoint.json")["history"]["epoch"])
+    assert 1 <= done_epochs < 6
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert (run / "history.json").read_bytes() == (reference / "synthetic/conv/mse/seed0/history.json").read_bytes()
+    np.testing.assert_array_equal(np.load(run / "reconstructions.npz")["recon"],
+                                  np.load(reference / "synthetic/conv/mse/seed0/reconstructions.npz")["recon"])
+
+
+def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    def nan_loss(y_true, y_pred):
+        return losses.mse(y_true, y_pred) * float("nan")
+
+    monkeypatch.setitem(losses.REGISTRY, "mae", losses.Loss("mae", "NaN", "nan", "forced NaN", nan_loss,
+                                                            False, True))
+    out = tmp_path / "sweep"
+    code = cli.main(["run", "--profile", "smoke", "--models", "simple", "--losses", "mae", "mse",
+                     "--out", str(out), "--no-report"])
+    assert code == cli.EXIT_FAILED_RUNS + 1
+    status = fileio.read_json(out / "synthetic/simple/mae/seed0/status.json")
+    assert status["status"] == "failed" and "non-finite" in status["reason"] and "epoch 1" in status["reason"]
+    assert fileio.read_json(out / "synthetic/simple/mse/seed0/status.json")["status"] == "done"
+    assert "1 run(s) failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--models", "resnet"], "invalid choice: 'resnet'"),
+    (["run", "--losses", "bce_kl"], "invalid choice: 'bce_kl'"),
+    (["run", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["run", "--seeds", "2", "--seed", "1"], "not allowed with argument"),
+    (["run", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["run", "--seed", "1", "1"], "distinct non-negative"),
+    (["evaluate", "/nonexistent"], "not a sweep folder"),
+])
+def test_bad_input_exits_2(argv, message, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_is_frozen_and_validated():
+    cfg = config.RunConfig(**TINY)
+    with pytest.raises(AttributeError):
+        cfg.epochs = 5
+    with pytest.raises(ValueError, match="valid losss|valid loss"):
+        config.RunConfig(**{**TINY, "loss": "bce_kl"})
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        config.RunConfig(**{**TINY, "epochs": 0})
+    assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
+
+
+def test_quick_profile_covers_the_comparison():
+    quick = config.profile("quick")
+    assert quick.dataset == "fashion_mnist" and len(quick.seeds) >= 3
+    for model in config.MODELS:
+        assert {(model, "bce"), (model, "mse")} <= set(quick.pairs)
+    for model in ("simple", "conv"):
+        assert {(model, loss) for loss in config.FULL_LOSSES} <= set(quick.pairs)
+    assert ("simple", "bce_kl") not in quick.pairs
+
+
+def test_losses_of_one_model_and_seed_share_initialisation():
+    a = config.RunConfig(**TINY)
+    b = config.RunConfig(**{**TINY, "loss": "mse"})
+    c = config.RunConfig(**{**TINY, "seed": 1})
+    assert train.run_seed(a) == train.run_seed(b) != train.run_seed(c)
