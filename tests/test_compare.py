@@ -1,0 +1,43 @@
+"""``replicate compare``: identical results match, a changed number or verdict is flagged."""
+import copy
+
+from replicate import analysis, cli, compare, fileio
+from tests.fake_sweep import write_fake_sweep
+
+
+def results(tmp_path):
+    return fileio.read_json(analysis.evaluate_sweep(write_fake_sweep(tmp_path / "sweep")))
+
+
+def test_identical_results_match(tmp_path):
+    r = results(tmp_path)
+    assert compare.compare(r, copy.deepcopy(r)) == []
+
+
+def test_changed_number_is_flagged_and_small_noise_is_not(tmp_path):
+    r = results(tmp_path)
+    changed = copy.deepcopy(r)
+    changed["aggregates"][0]["metrics"]["ssim"]["mean"] += 0.02
+    assert any("metrics.ssim" in line for line in compare.compare(r, changed))
+    jitter = copy.deepcopy(r)
+    jitter["aggregates"][0]["metrics"]["ssim"]["mean"] += 0.001
+    assert compare.compare(r, jitter) == []
+
+
+def test_changed_verdict_and_missing_group_are_flagged(tmp_path):
+    r = results(tmp_path)
+    changed = copy.deepcopy(r)
+    changed["verdicts"][0]["status"] = "better"
+    del changed["aggregates"][-1]
+    lines = compare.compare(r, changed)
+    assert any("verdict status" in line for line in lines) and any("only in first" in line for line in lines)
+
+
+def test_cli_exit_status(tmp_path, capsys):
+    path = analysis.evaluate_sweep(write_fake_sweep(tmp_path / "sweep"))
+    assert cli.main(["compare", str(path), str(path)]) == 0
+    changed = fileio.read_json(path)
+    changed["aggregates"][0]["final"]["val_loss"]["mean"] += 1.0
+    fileio.write_json(tmp_path / "other.json", changed)
+    assert cli.main(["compare", str(path), str(tmp_path / "other.json")]) == 1
+    assert "final.val_loss" in capsys.readouterr().out
