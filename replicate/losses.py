@@ -111,33 +111,40 @@ def _blur_matrix(n: int, sigma: float, radius: int, valid: bool) -> np.ndarray:
     return w / w.sum(axis=1, keepdims=True)
 
 
-def _blur(maps, sigma: float, radius: int, valid: bool):
-    """Separable Gaussian filter of every map in ``maps`` (B, C, H, W), as two small matrix products."""
-    k = ops.convert_to_tensor(_blur_matrix(IMAGE_SIDE, sigma, radius, valid), dtype=maps.dtype)
-    return ops.matmul(ops.matmul(k, maps), ops.transpose(k))
+def _blur(maps, kernels: np.ndarray):
+    """Separable Gaussian filter of the maps (..., H, W) as two small matrix products; ``kernels`` is one
+    blur matrix (H', H) or a stack (S, 1, H', H) that filters at S widths in one batched product."""
+    k = ops.convert_to_tensor(kernels, dtype=maps.dtype)
+    return ops.matmul(ops.matmul(k, maps), ops.swapaxes(k, -1, -2))
 
 
 def _images(y):
     return ops.reshape(y, (-1, 1, IMAGE_SIDE, IMAGE_SIDE))
 
 
-def _local_stats(a, x, sigma: float, radius: int, valid: bool):
-    """Gaussian-weighted means, variances and covariance (population form) of targets and outputs."""
-    m = _blur(ops.concatenate([a, x, a * a, x * x, a * x], axis=1), sigma, radius, valid)
-    mu_a, mu_x = m[:, 0:1], m[:, 1:2]
-    var_a = m[:, 2:3] - mu_a * mu_a
-    var_x = m[:, 3:4] - mu_x * mu_x
-    cov = m[:, 4:5] - mu_a * mu_x
+def _local_stats(a, x, kernels: np.ndarray):
+    """Luminance and contrast-structure terms of SSIM from Gaussian-weighted means, variances and covariance
+    (population form); ``a`` and ``x`` are (B, 1, H, W), the terms (B, 1, H', W') or (B, S, 1, H', W')."""
+    m = _blur(ops.concatenate([a, x, a * a, x * x, a * x], axis=-3), kernels)
+    mu_a, mu_x = m[..., 0:1, :, :], m[..., 1:2, :, :]
+    var_a = m[..., 2:3, :, :] - mu_a * mu_a
+    var_x = m[..., 3:4, :, :] - mu_x * mu_x
+    cov = m[..., 4:5, :, :] - mu_a * mu_x
     luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
     contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
     return luminance, contrast_structure
+
+
+_SSIM_KERNEL = _blur_matrix(IMAGE_SIDE, SSIM_SIGMA, 5, valid=True)
+_MS_KERNELS = np.stack([_blur_matrix(IMAGE_SIDE, s, math.ceil(3 * s), valid=False)
+                        for s in MS_SSIM_SIGMAS])[:, None]
 
 
 def ssim_map(y_true, y_pred):
     """Per-pixel SSIM of Wang et al. (2004): 11-tap Gaussian window, sigma 1.5, population covariance, data
     range 1, valid region only (the same numbers as scikit-image's ``gaussian_weights=True`` setting)."""
     a, x = _as_float(y_true, y_pred)
-    luminance, cs = _local_stats(_images(a), _images(x), SSIM_SIGMA, 5, valid=True)
+    luminance, cs = _local_stats(_images(a), _images(x), _SSIM_KERNEL)
     return luminance * cs
 
 
@@ -148,13 +155,9 @@ def ssim(y_true, y_pred):
 def ms_ssim_l1(y_true, y_pred):
     a, x = _as_float(y_true, y_pred)
     a, x = _images(a), _images(x)
-    ms = None
-    for sigma in MS_SSIM_SIGMAS:
-        luminance, cs = _local_stats(a, x, sigma, math.ceil(3 * sigma), valid=False)
-        ms = cs if ms is None else ms * cs
-    ms = ms * luminance  # luminance at the coarsest width only
-    coarse = MS_SSIM_SIGMAS[-1]
-    l1 = _blur(ops.abs(x - a), coarse, math.ceil(3 * coarse), valid=False)
+    luminance, cs = _local_stats(a[:, None], x[:, None], _MS_KERNELS)  # (B, S, 1, H, W), one width per S
+    ms = ops.prod(cs, axis=1) * luminance[:, -1]  # luminance at the coarsest width only
+    l1 = _blur(ops.abs(x - a), _MS_KERNELS[-1, 0])
     return _per_sample(MS_SSIM_ALPHA * (1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1)
 
 
