@@ -10,17 +10,13 @@ import argparse
 import tempfile
 import time
 
-import keras
-
-from replicate import config, data, losses, models, train
+from replicate import config, data, train
 
 
 def bare_fit(cfg: config.RunConfig, x_train, x_test) -> float:
     train.seed_everything(0)
-    built = models.build(cfg.model, seed=0)
+    built = train.build_and_compile(cfg, 0)  # the same model, loss, optimizer and compile options
     arrays = train.prepare(cfg, x_train, x_test, built.flat)
-    built.autoencoder.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                              loss=losses.ReconstructionLoss(cfg.loss, models.LOSS_SCALE.get(cfg.model, 1.0)))
     start = time.perf_counter()
     built.autoencoder.fit(arrays.x_train, arrays.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
                           shuffle=True, validation_data=(arrays.x_test, arrays.y_test), verbose=0)
