@@ -1,0 +1,256 @@
+"""Tests of ``replicate.report`` on fake sweeps (no training): structure, embedding, escaping, missing runs,
+rebuilding from results.json alone, and a headless-browser check of the rendered page."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from replicate import analysis, report
+from replicate.fileio import read_json, write_json
+from tests.fake_sweep import write_fake_sweep
+
+SECTIONS = ["answer", "question", "worked-example", "mechanism", "evidence", "reconstructions", "replication",
+            "alternatives", "limitations", "reproduce"]
+XSS = "<script>alert(1)</script>"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+#: Tags whose URL attributes make a browser fetch something.
+RESOURCE_TAGS = {"img", "script", "link", "iframe", "frame", "embed", "object", "source", "video", "audio", "track",
+                 "input", "image", "use"}
+
+
+class _Page(HTMLParser):
+    """Collects sections (with their headings and text), images, tables and every URL-bearing attribute."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.sections: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.images: list[str] = []
+        self.tables: list[dict] = []
+        self.urls: list[tuple[str, str, str]] = []
+        self.tags: set[str] = set()
+        self._section = None
+        self._tbody = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "section":
+            self._section = attrs.get("id")
+            self.order.append(self._section)
+            self.sections[self._section] = {"heading": False, "text": "", "images": 0}
+        if tag == "h2" and self._section:
+            self.sections[self._section]["heading"] = True
+        if tag == "img":
+            self.images.append(attrs.get("src") or "")
+            if self._section:
+                self.sections[self._section]["images"] += 1
+        if tag == "table":
+            self.tables.append({"rows": 0, "section": self._section})
+        if tag == "tbody":
+            self._tbody = True
+        if tag == "tr" and self._tbody and self.tables:
+            self.tables[-1]["rows"] += 1
+        for name in ("src", "href", "srcset", "data", "poster", "action", "xlink:href"):
+            if attrs.get(name):
+                self.urls.append((tag, name, attrs[name]))
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self._section = None
+        if tag == "tbody":
+            self._tbody = False
+
+    def handle_data(self, data):
+        if self._section:
+            self.sections[self._section]["text"] += data
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    """Two models x three losses x three seeds; conv/mae seed 1 failed (with markup in its reason), seed 2 never
+    ran; the command line carries a script tag. Evaluated, then rendered."""
+    root = write_fake_sweep(tmp_path_factory.mktemp("sweep"), models=("simple", "conv"), losses=("bce", "mse", "mae"),
+                            failed=[("conv", "mae", 1)], missing=[("conv", "mae", 2)])
+    prov = read_json(root / "provenance.json")
+    prov["command"] = f"replicate run --out 'x{XSS}'"
+    write_json(root / "provenance.json", prov)
+    status = root / "fashion_mnist/conv/mae/seed1/status.json"
+    write_json(status, {**read_json(status), "reason": "ValueError: <b>boom</b> & more"})
+    analysis.evaluate_sweep(root)
+    out = report.write_report(root)
+    html = out.read_text(encoding="utf-8")
+    return root, out, html, _parse(html)
+
+
+def test_default_path_and_all_ten_sections_in_order(fake):
+    root, out, html, page = fake
+    assert out == root / "report.html"
+    assert html.startswith("<!doctype html>")
+    assert page.order == SECTIONS
+    for sid, sec in page.sections.items():
+        assert sec["heading"], f"section {sid} has no h2"
+        assert len(sec["text"].split()) > 20, f"section {sid} is nearly empty"
+
+
+def test_every_figure_is_an_embedded_png(fake):
+    _, _, _, page = fake
+    assert len(page.images) >= 10  # forest, three mechanism, curves, learning, and a grid + crops per model
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        png = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert page.sections["reconstructions"]["images"] == 4
+
+
+def test_every_table_has_rows(fake):
+    _, _, _, page = fake
+    assert len(page.tables) >= 7
+    for table in page.tables:
+        assert table["rows"] > 0, f"empty table in section {table['section']}"
+
+
+def test_nothing_is_loaded_from_outside(fake):
+    _, _, html, page = fake
+    assert "script" not in page.tags and "link" not in page.tags and "iframe" not in page.tags
+    for tag, attr, url in page.urls:
+        if tag in RESOURCE_TAGS:
+            assert url.startswith("data:"), (tag, attr, url[:60])
+        else:
+            assert url.startswith("#"), (tag, attr, url)  # only in-page links
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
+    assert "@import" not in html
+    assert "Content-Security-Policy" in html
+
+
+def test_user_supplied_strings_are_escaped(fake):
+    _, _, html, _ = fake
+    assert XSS not in html and "<b>boom</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;boom&lt;/b&gt; &amp; more" in html
+
+
+def test_failed_and_missing_runs_are_marked(fake):
+    _, _, html, page = fake
+    assert "28 of 30 runs finished" not in html and "16 of 18 runs finished" in html
+    limitations = page.sections["limitations"]["text"]
+    assert "fashion_mnist/conv/mae seed 1" in limitations and "failed" in limitations
+    assert "fashion_mnist/conv/mae seed 2" in limitations and "pending" in limitations
+    assert 'class="badge partial" title="finished seeds / planned seeds">1/3<' in html
+    assert 'class="missing"' in html
+
+
+def test_numbers_come_from_results_json(fake):
+    """Spot checks: the worked example's BCE values, each verdict's BCE midtone RMSE and the command line."""
+    root, _, html, page = fake
+    results = read_json(root / "results.json")
+    for row in results["theory"]["worked_example"]["rows"]:
+        assert report.fmt(row["bce_nats"], 4) in page.sections["worked-example"]["text"]
+    for v in results["verdicts"]:
+        assert report.fmt(v["rmse_midtone"]["bce_mean"], sig=3) in page.sections["answer"]["text"]
+    assert results["verdicts"][0]["sentence"] in page.sections["answer"]["text"]
+    assert "replicate run --out" in page.sections["reproduce"]["text"]
+    assert "@software{replicate2026" in page.sections["reproduce"]["text"]
+
+
+def test_template_types_in_no_result_number():
+    """Numbers reach the page only through the context: the template holds no decimal number or percentage."""
+    text = (report.TEMPLATES / "report.html.j2").read_text(encoding="utf-8")
+    assert not re.search(r"\d\.\d|\d\s*%", text)
+
+
+def test_rebuilds_from_results_json_alone(fake, tmp_path):
+    """A folder holding only results.json (as a committed reference report) renders, with a note for the pixels."""
+    root, _, _, _ = fake
+    shutil.copy(root / "results.json", tmp_path / "results.json")
+    html = report.write_report(tmp_path, tmp_path / "elsewhere.html").read_text(encoding="utf-8")
+    page = _parse(html)
+    assert page.order == SECTIONS
+    assert page.sections["reconstructions"]["images"] == 0
+    assert "gallery is omitted" in page.sections["reconstructions"]["text"]
+
+
+def test_evaluates_first_when_results_json_is_missing(tmp_path):
+    """No results.json: write_report runs the analysis; a lone-seed sweep without MSE still renders, verdict-less."""
+    root = write_fake_sweep(tmp_path, losses=("bce", "mse"), seeds=(0,), n_images=6, failed=[("simple", "mse", 0)])
+    assert not (root / "results.json").exists()
+    page = _parse(report.write_report(root).read_text(encoding="utf-8"))
+    assert (root / "results.json").exists()
+    assert page.order == SECTIONS
+    assert "No verdict" in page.sections["answer"]["text"]
+    assert "No finished run: MSE" in page.sections["reconstructions"]["text"]
+    assert page.sections["reconstructions"]["images"] == 2
+
+
+def test_gallery_shows_the_images_with_most_midtones(fake):
+    """The six targets with the most pixels in (0.3, 0.7], ties to the lower index, listed in test order."""
+    import numpy as np
+
+    root, _, _, page = fake
+    with np.load(root / "fashion_mnist/targets.npz") as z:
+        a, index = z["images"] / 255, z["index"]
+    counts = ((a > 0.3) & (a <= 0.7)).sum(axis=(1, 2))
+    expected = sorted(sorted(range(len(counts)), key=lambda i: (-counts[i], i))[:report.GALLERY_IMAGES])
+    listed = ", ".join(str(int(index[i])) for i in expected)
+    assert f"fashion_mnist: {listed})" in " ".join(page.sections["reconstructions"]["text"].split())
+
+
+def test_report_modules_import_no_deep_learning_backend(tmp_path):
+    """report and figures rebuild from numbers alone: importing them loads neither Keras nor TensorFlow."""
+    import subprocess
+
+    code = ("import sys; import replicate.report, replicate.figures; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax'))))")
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert json.loads(out.stdout) == []
+
+
+def _chromium() -> str | None:
+    path = Path("/usr/bin/chromium")
+    return str(path) if path.exists() else shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_renders_in_a_headless_browser(fake):
+    """Chromium opens the file: no console errors, no failed requests, every image decodes; saves a screenshot."""
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no chromium at /usr/bin/chromium or on PATH (Debian: apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    _, out, _, page_info = fake
+    problems, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(out.resolve().as_uri(), wait_until="load")
+            widths = page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert len(widths) == len(page_info.images) and all(w > 0 for w in widths), widths
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
