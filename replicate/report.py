@@ -476,7 +476,8 @@ def _support(s: _Sweep, verdicts: list[dict]) -> list[str]:
     if equal:
         agree = [v for v in equal if v.get("textbook") == "agrees"]
         out.append(f"Shared optimum — consistent with {who(equal)}: midtone error is not measurably different, "
-                   "as expected where capacity suffices for both losses to approach the same conditional mean"
+                   "as expected if both losses approach the same conditional mean; with this many seeds a "
+                   "difference smaller than the CI is not ruled out"
                    + (f"; the ratio still shifts as predicted for {who(agree)}" if agree else "") + ".")
     if better:
         out.append(f"Against the blur claim for {who(better)}: BCE's midtone error is smaller than MSE's.")
@@ -829,6 +830,9 @@ def _limitations(s: _Sweep) -> dict:
         items.append("Training budget: " + "; ".join(f"{_join(models)}: {text}" for text, models in budgets.items())
                      + ". Fewer images and epochs leave the models further from convergence, which is where a "
                      "loss's weighting matters most.")
+    settling = _settling(s)
+    if settling:
+        items.append(settling)
     test = cfg.get("test_limit")
     subset = "all" if test is None else f"the first {test:,} of {sizes['test']:,}"
     items.append(f"Evaluation on {subset} test images.")
@@ -856,6 +860,29 @@ def _limitations(s: _Sweep) -> dict:
     missing = [{"run": f"{m['dataset']}/{m['model']}/{m['loss']} seed {m['seed']}", "status": m["status"],
                 "reason": m.get("reason") or ""} for m in s.missing]
     return {"points": items, "missing": missing}
+
+
+def _settling(s: _Sweep) -> str | None:
+    """How much each model's mean BCE validation loss still fell in its last epoch (read from the histories)."""
+    drops = []
+    for _, model in s.models:
+        runs = [r for r in s.runs if r["model"] == model and r["loss"] == "bce"]
+        hist = _mean_history(runs)
+        if hist and len(hist["val"]) >= 2 and hist["val"][-2]:
+            drops.append((model, (hist["val"][-2] - hist["val"][-1]) / abs(hist["val"][-2])))
+    if not drops:
+        return None
+    moving = [f"{fmt(100 * d, 2)} % ({model})" for model, d in drops if d > SETTLED_DROP]
+    if not moving:
+        return (f"Learning curves: every model's mean BCE validation loss fell by less than "
+                f"{fmt(100 * SETTLED_DROP)} % in its last epoch.")
+    return ("Not converged: in the last epoch the mean BCE validation loss still fell by "
+            + _join(moving) + ". The comparison is between models early in training; the tutorial profile "
+            "(--profile tutorial, meant for a GPU) trains to the post's epochs.")
+
+
+#: A last-epoch relative drop of the validation loss below this counts as a settled learning curve.
+SETTLED_DROP = 0.005
 
 
 # --- reproduce and cite ---------------------------------------------------------------------------------------
