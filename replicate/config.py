@@ -92,19 +92,10 @@ class SweepConfig:
 
     def runs(self) -> list[RunConfig]:
         """Every run of the sweep, models in tutorial order, then losses, then seeds."""
-        out = []
-        for model, loss in self.pairs:
-            proto = tutorial.PROTOCOLS[model]
-            for seed in self.seeds:
-                out.append(RunConfig(
-                    dataset=self.dataset, model=model, loss=loss, seed=seed,
-                    epochs=self.epochs.get(model, proto.epochs), batch_size=proto.batch_size,
-                    shuffle=proto.shuffle, optimizer=self.optimizer,
-                    learning_rate=1.0 if self.optimizer == "adadelta" else 1e-3,
-                    train_limit=self.train_limit.get(model), test_limit=self.test_limit,
-                    noise_factor=tutorial.NOISE_FACTOR if model == "denoising" else None,
-                    mixed_precision=self.mixed_precision))
-        return out
+        return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=self.epochs.get(model),
+                             train_limit=self.train_limit.get(model), test_limit=self.test_limit,
+                             optimizer=self.optimizer, mixed_precision=self.mixed_precision)
+                for model, loss in self.pairs for seed in self.seeds]
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -112,6 +103,20 @@ class SweepConfig:
         d["seeds"] = list(self.seeds)
         d["models"], d["losses"] = list(self.models), list(self.losses)
         return d
+
+
+def protocol_run(model: str, *, dataset: str, loss: str, seed: int, epochs: int | None = None,
+                 train_limit: int | None = None, test_limit: int | None = None, optimizer: str | None = None,
+                 mixed_precision: bool = False) -> RunConfig:
+    """A run that follows the post's protocol for ``model`` (epochs, batch size, shuffle, optimizer, denoising
+    noise), with the given changes. Adadelta gets learning rate 1.0, as Keras had when the post was written."""
+    proto = tutorial.PROTOCOLS[model]
+    optimizer = optimizer or proto.optimizer
+    return RunConfig(dataset=dataset, model=model, loss=loss, seed=seed, epochs=epochs or proto.epochs,
+                     batch_size=proto.batch_size, shuffle=proto.shuffle, optimizer=optimizer,
+                     learning_rate=1.0 if optimizer == "adadelta" else 1e-3, train_limit=train_limit,
+                     test_limit=test_limit, noise_factor=tutorial.NOISE_FACTOR if model == "denoising" else None,
+                     mixed_precision=mixed_precision)
 
 
 def _pairs(models, base_losses, full_models=()) -> tuple[tuple[str, str], ...]:

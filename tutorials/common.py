@@ -49,14 +49,10 @@ def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.N
 
 def run_config(args: argparse.Namespace, model: str) -> RunConfig:
     """The section's protocol from :data:`replicate.tutorial.PROTOCOLS`, with the command line's changes."""
-    proto = tutorial.PROTOCOLS[model]
-    return RunConfig(
-        dataset=args.dataset, model=model, loss=args.loss, seed=args.seed,
-        epochs=args.epochs or (QUICK_EPOCHS if args.quick else proto.epochs),
-        batch_size=proto.batch_size, shuffle=proto.shuffle, optimizer=proto.optimizer,
-        learning_rate=1.0 if proto.optimizer == "adadelta" else 1e-3,
-        train_limit=QUICK_TRAIN if args.quick else None, test_limit=QUICK_TEST if args.quick else None,
-        noise_factor=tutorial.NOISE_FACTOR if model == "denoising" else None)
+    return config.protocol_run(model, dataset=args.dataset, loss=args.loss, seed=args.seed,
+                               epochs=args.epochs or (QUICK_EPOCHS if args.quick else None),
+                               train_limit=QUICK_TRAIN if args.quick else None,
+                               test_limit=QUICK_TEST if args.quick else None)
 
 
 @contextlib.contextmanager
