@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from replicate import cli, config, data, fileio, losses, train
+from tests.test_report import SECTIONS, _parse
 
 TINY = dict(dataset="synthetic", model="simple", loss="bce", seed=0, epochs=3, batch_size=32, shuffle=True,
             optimizer="adam", learning_rate=1e-3, train_limit=128, test_limit=32)
@@ -23,8 +24,13 @@ def synthetic_split():
 def test_smoke_sweep_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = Path("sweep")
-    assert cli.main(["run", "--profile", "smoke", "--out", str(out), "--no-report"]) == 0
+    assert cli.main(["run", "--profile", "smoke", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"report: {out / 'report.html'}"
+    page = _parse((out / "report.html").read_text(encoding="utf-8"))  # the report of a real (smoke) sweep
+    assert page.order == SECTIONS and all(len(sec["text"].split()) > 20 for sec in page.sections.values())
+    assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert all(table["rows"] > 0 for table in page.tables)
     sweep = fileio.read_json(out / "sweep.json")
     runs = config.profile("smoke").runs()
     assert len(sweep["runs"]) == len(runs) and all(r["status"] == "done" for r in sweep["runs"])
@@ -40,7 +46,7 @@ def test_smoke_sweep_end_to_end(tmp_path, capsys, monkeypatch):
     for key in ("versions", "backend", "device", "git", "command", "data", "started", "finished"):
         assert key in prov, key
     assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
-    assert prov["command"] == f"replicate run --profile smoke --out {out} --no-report"
+    assert prov["command"] == f"replicate run --profile smoke --out {out}"
     for path in out.rglob("*.json"):  # nothing in the tree depends on where it lives
         assert str(tmp_path) not in path.read_text() and "/usr/" not in path.read_text(), path
     # A second invocation redoes nothing.
@@ -57,6 +63,28 @@ def test_same_config_same_numbers(tmp_path):
     assert (tmp_path / "a/history.json").read_bytes() == (tmp_path / "b/history.json").read_bytes()
     ra, rb = (np.load(tmp_path / f"{d}/reconstructions.npz")["recon"] for d in "ab")
     np.testing.assert_array_equal(ra, rb)
+
+
+def test_mixed_precision_keeps_a_float32_output(tmp_path):
+    import keras
+
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "epochs": 1, "mixed_precision": True})
+    assert train.train_run(cfg, tmp_path / "run", train_x, test_x)["status"] == "done"
+    # The loss-scaling optimizer of mixed precision is not restored by load_model; weights and layers are.
+    model = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    assert model.layers[-1].dtype_policy.name == "float32" and model.output.dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for the next run
+    assert np.isfinite(np.load(tmp_path / "run/reconstructions.npz")["recon"]).all()
+
+
+def test_list_names_every_model_and_loss(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in (*config.MODELS, *config.LOSSES):
+        assert f"  {name} " in out, name
+    assert "bce_kl" in out and "reported for every run, not trained" in out
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
