@@ -701,6 +701,11 @@ def _read_recon(path: Path, shape) -> np.ndarray | None:
 
 # --- replication ----------------------------------------------------------------------------------------------
 
+def _as_posted(value: float) -> str:
+    """A reported number as the post writes it: two decimals (0.10), or three where it gives three (0.094)."""
+    return f"{value:.2f}" if round(value, 2) == value else f"{value:.3f}"
+
+
 def _replication(s: _Sweep) -> dict:
     rows = []
     for rep in s.r.get("replication", []):
@@ -717,10 +722,10 @@ def _replication(s: _Sweep) -> dict:
         status = rep.get("status", "")
         rows.append({
             "model": s.title(rep["dataset"], model),
-            "reported": f"{reported['value']:g}" if reported else "—",
+            "reported": _as_posted(reported["value"]) if reported else "—",
             "split": reported["split"] if reported else "",
             "version": reported["version"] if reported else "",
-            "quote": reported["quote"] if reported else "The post reports no loss for this model.",
+            "quote": reported["quote"] if reported else "",
             "compared_with": (rep.get("compared_with") or "final val_loss").replace("final ", ""),
             "measured": fmt((measured or {}).get("mean"), d), "measured_ci": fmt_ci((measured or {}).get("ci95"), d),
             "difference": fmt(rep.get("difference"), sig=2, sign=True),
