@@ -47,8 +47,10 @@ def _entropy(a):
 
 
 def _keras_bce(a, x):
-    """Keras' own per-pixel BCE (on TensorFlow it reads the sigmoid's logits when it can, as the tutorial did)."""
-    return keras.losses.binary_crossentropy(ops.expand_dims(a, -1), ops.expand_dims(x, -1))
+    """Keras' own per-pixel BCE. On TensorFlow it reads the logits behind a sigmoid output, as the tutorial's
+    ``loss="binary_crossentropy"`` does, so saturated outputs keep the gradient sigmoid(z) - a; elsewhere it
+    clips x to [1e-7, 1 - 1e-7]."""
+    return ops.binary_crossentropy(a, x)
 
 
 def bce(y_true, y_pred):
