@@ -150,8 +150,9 @@ def train_run(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, tes
         recon = loss.reconstruction(np.asarray(models.reconstruct(built, arrays.x_test), dtype=np.float32))
         fileio.write_npz(run_dir / "reconstructions.npz", recon=recon.reshape(-1, 28, 28).astype(np.float16))
         fileio.atomic_write(run_dir / "model.keras", model.save, suffix=".keras")
+    fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
+    if failure is None:
         _clear_checkpoint(run_dir)
-    fileio.write_json(run_dir / "status.json", status)  # written last: "done" means every artifact is there
     return status
 
 
@@ -163,14 +164,29 @@ def _restore(model, run_dir: Path) -> tuple[dict, int]:
     state = fileio.read_json(ckpt)
     model.optimizer.build(model.trainable_variables)
     model.load_weights(run_dir / state["weights"])
+    for generator, value in zip(_seed_generators(model), state.get("seed_states", [])):
+        generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
     return state["history"], len(state["history"]["epoch"])
+
+
+def _seed_generators(model) -> list:
+    """The random-number generators inside a model (the VAE's sampling noise), whose state the weights omit."""
+    found, layers = [], list(model.layers)
+    while layers:
+        layer = layers.pop(0)
+        found += getattr(layer, "_seed_generators", [])
+        layers += getattr(layer, "layers", [])
+    return found
 
 
 def _checkpoint(model, run_dir: Path, history: dict) -> None:
     """Weights + optimizer state under an epoch-numbered name, then the JSON that points at them."""
     name = f"checkpoint-e{len(history['epoch'])}.weights.h5"
     fileio.atomic_write(run_dir / name, model.save_weights, suffix=".weights.h5")
-    fileio.write_json(run_dir / "checkpoint.json", {"weights": name, "history": history})
+    from keras import ops
+
+    seed_states = [ops.convert_to_numpy(g.state.value).tolist() for g in _seed_generators(model)]
+    fileio.write_json(run_dir / "checkpoint.json", {"weights": name, "history": history, "seed_states": seed_states})
     for old in run_dir.glob("checkpoint-e*.weights.h5"):
         if old.name != name:
             old.unlink()
@@ -198,6 +214,9 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
               log: Callable[[str], None] = print) -> int:
     """Train every run of ``sweep`` under ``out`` (skipping finished ones); return how many failed."""
     out = Path(out)
+    if (out / "sweep.json").exists() and fileio.read_json(out / "sweep.json")["config"] != sweep.to_dict():
+        raise ValueError(f"{out} holds a sweep made with other settings; resuming it would mix protocols. Rerun "
+                         "with the same options, or pass another --out (or delete the folder) to start afresh.")
     out.mkdir(parents=True, exist_ok=True)
     started_at = provenance.now()
     train_u8, train_src = data.load_uint8(sweep.dataset, "train", data_dir=data_dir)
