@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"replicate: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as err:  # DataError and config validation: bad input, explained in the message
+    except (ValueError, OSError) as err:  # bad input, data or path, explained in the message
         print(f"replicate {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from replicate import theory
+
 #: Bump when a per-image definition changes, so cached per-run metrics are recomputed.
 METRICS_VERSION = 1
 
@@ -29,7 +31,7 @@ WANG_CROP = 5
 #: Cut-off of the high-frequency energy share, in cycles per pixel (Nyquist is 0.5).
 HF_CUTOFF = 0.25
 #: Clipping of the reconstruction inside ``bce_kl``, as ``keras.losses.binary_crossentropy`` clips.
-KL_EPS = 1e-7
+KL_EPS = theory.EPS
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def _level_tables():
 
 def _neg_entropy(a: np.ndarray) -> np.ndarray:
     """a ln a + (1 - a) ln(1 - a), with 0 ln 0 = 0."""
-    return a * np.log(np.where(a > 0, a, 1.0)) + (1 - a) * np.log(np.where(a < 1, 1 - a, 1.0))
+    return -theory.entropy(a)
 
 
 def _gradient_magnitude(images: np.ndarray) -> np.ndarray:

@@ -95,7 +95,7 @@ def collect(argv: list[str] | None = None) -> dict:
         "versions": versions(),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "device": device(),
-        "platform": platform.platform(),
+        "platform": f"{platform.system()} {platform.machine()}",
         "git": git_state(),
         "command": command_line(argv),
     }

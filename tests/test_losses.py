@@ -131,3 +131,23 @@ def test_continuous_bernoulli_reconstruction_is_its_mean():
 def test_unknown_loss():
     with pytest.raises(ValueError, match="valid losses: bce, bce_kl, mse"):
         losses.get("l3")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow keeps a sigmoid's logits")
+def test_bce_reads_the_logits_behind_a_sigmoid_output():
+    """As ``loss="binary_crossentropy"`` does on TensorFlow: a saturated wrong output (z = 30, a = 0) costs
+    softplus(30) = 30.0 nats, not the clipped -ln(1e-7) = 16.1, and keeps its gradient sigmoid(z) - a = 1.
+    (BCE-KL is the same here, H(0) = 0; the continuous Bernoulli subtracts ln C, about 2.8 at the clip.)"""
+    z = np.full((1, 784), 30.0, "float32")
+    a = np.zeros((1, 784), "float32")
+    for key, least in (("bce", 29.9), ("bce_kl", 29.9), ("continuous_bernoulli", 27.0)):
+        value = float(losses.get(key)(a, keras.activations.sigmoid(ops.convert_to_tensor(z)))[0])
+        assert value > least, key
+    auto = grad(lambda v: losses.get("bce")(a, keras.activations.sigmoid(v)), z)
+    np.testing.assert_allclose(auto * 784, 1.0, rtol=1e-6)
+
+
+def test_config_names_every_registered_loss():
+    from replicate import config
+
+    assert config.LOSSES == losses.NAMES

@@ -111,6 +111,38 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
                                   np.load(reference / "synthetic/conv/mse/seed0/reconstructions.npz")["recon"])
 
 
+def test_interrupted_vae_resumes_bit_identical(tmp_path):
+    """The VAE's sampling noise is part of the checkpoint: stop after epoch 1, resume, get the same run."""
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "model": "vae", "batch_size": 32})
+    train.train_run(cfg, tmp_path / "straight", train_x, test_x)
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=stop_after_first)
+    assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["history"]["epoch"]) == 1
+    train.train_run(cfg, tmp_path / "resumed", train_x, test_x)
+    assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed/reconstructions.npz")["recon"],
+                                  np.load(tmp_path / "straight/reconstructions.npz")["recon"])
+
+
+def test_changed_settings_do_not_resume_an_old_sweep(tmp_path, capsys):
+    out = str(tmp_path / "sweep")
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--out", out, "--no-report"]
+    assert cli.main(base) == 0
+    assert cli.main([*base, "--epochs", "2"]) == 2
+    assert "holds a sweep made with other settings" in capsys.readouterr().err
+
+
+def test_unreadable_path_exits_2(tmp_path, capsys):
+    assert cli.main(["compare", str(tmp_path / "missing.json"), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
 def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
     def nan_loss(y_true, y_pred):
         return losses.mse(y_true, y_pred) * float("nan")
