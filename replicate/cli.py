@@ -152,12 +152,11 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _evaluate_and_report(sweep_dir: Path, out: str | None = None, force: bool = False) -> Path:
+def _evaluate_and_report(sweep_dir: Path) -> Path:
     from replicate import analysis, report
 
-    results = analysis.evaluate_sweep(sweep_dir, force=force)
-    print(f"results: {results}")
-    html = report.write_report(sweep_dir, out)
+    print(f"results: {analysis.evaluate_sweep(sweep_dir)}")
+    html = report.write_report(sweep_dir)
     print(f"report: {html}")
     return html
 

@@ -86,7 +86,11 @@ def load(name: str, split: str, *, data_dir: str | os.PathLike | None = None, n:
     seed : int
         Synthetic set seed; ignored for real data.
     """
-    images, _ = load_uint8(name, split, data_dir=data_dir, n=n, seed=seed)
+    return to_unit(load_uint8(name, split, data_dir=data_dir, n=n, seed=seed)[0])
+
+
+def to_unit(images: np.ndarray) -> np.ndarray:
+    """8-bit images as float32 in [0, 1], ``uint8 / 255`` in float32 as the tutorial computes it."""
     return images.astype(np.float32) / np.float32(255.0)
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from replicate import theory
+from replicate import data, theory
 
 #: Bump when a per-image definition changes, so cached per-run metrics are recomputed.
 METRICS_VERSION = 1
@@ -70,7 +70,8 @@ EXTREME_BANDS = ("zero", "dark", "highlight", "one")
 #: Fine error-by-intensity curve: 20 bins [lo, hi) over [0, 1], the last one closed at 1.
 FINE_EDGES = np.linspace(0.0, 1.0, 21)
 
-_BAND_LOWER_EDGES = np.array([0.0, 0.1, 0.3, 0.7, 0.9])
+#: Lower ends of the open bands between exact 0 and exact 1, for ``searchsorted``.
+_BAND_LOWER_EDGES = np.array([b.lo for b in BANDS[1:-1]])
 
 #: Names of :func:`evaluate`'s outputs: ``(N,)`` arrays, then ``(N, len(BANDS))`` and ``(N, 20)`` sums.
 PER_IMAGE_KEYS = (
@@ -221,7 +222,7 @@ def _as_unit_float(images, name: str) -> np.ndarray:
     """float64 copy of an image stack in [0, 1]; uint8 is read as value / 255."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
-        return (images.astype(np.float32) / 255).astype(np.float64)
+        return data.to_unit(images).astype(np.float64)
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"{name} must be floating point in [0, 1] or uint8, got dtype {images.dtype}")
     images = np.asarray(images, dtype=np.float64)
@@ -259,7 +260,7 @@ def _target_terms(a: np.ndarray, levels: np.ndarray | None):
 @lru_cache(maxsize=1)
 def _level_tables():
     """Band, fine bin and a ln a + (1 - a) ln(1 - a) of the 256 8-bit levels."""
-    values = (np.arange(256, dtype=np.uint8).astype(np.float32) / 255).astype(np.float64)
+    values = data.to_unit(np.arange(256, dtype=np.uint8)).astype(np.float64)
     return band_index(values), fine_index(values), _neg_entropy(values)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from replicate import figures, theory
+from replicate import data, figures, theory
 from replicate.fileio import read_json, write_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -628,7 +628,7 @@ def _gallery(s: _Sweep, sweep_dir) -> dict:
         except (OSError, KeyError, ValueError):
             notes.append(f"{dataset}: no readable targets.npz")
             continue
-        targets = targets_u8.astype(np.float64) / 255
+        targets = data.to_unit(targets_u8).astype(np.float64)
         chosen = _pick_images(targets, midtone)
         boxes = [_crop_box(targets[i], midtone) for i in chosen]
         for ds, model in [m for m in s.models if m[0] == dataset]:
@@ -813,8 +813,6 @@ def _recommendation(s: _Sweep) -> str:
 # --- limitations ----------------------------------------------------------------------------------------------
 
 def _limitations(s: _Sweep) -> dict:
-    from replicate import data  # dataset sizes only; reads no files and imports no backend
-
     items = []
     cfg = s.config
     dataset = cfg.get("dataset", s.datasets[0] if s.datasets else "?")

@@ -221,8 +221,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     started_at = provenance.now()
     train_u8, train_src = data.load_uint8(sweep.dataset, "train", data_dir=data_dir)
     test_u8, test_src = data.load_uint8(sweep.dataset, "test", data_dir=data_dir)
-    train = train_u8.astype(np.float32) / np.float32(255.0)
-    test = test_u8.astype(np.float32) / np.float32(255.0)
+    train, test = data.to_unit(train_u8), data.to_unit(test_u8)
     index = np.arange(len(test_u8))[: sweep.test_limit]
     fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
     prov = provenance.collect(argv)
