@@ -67,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", help="a folder with local dataset files (also $REPLICATE_DATA_DIR)")
     r.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
     r.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (output layer stays float32)")
-    r.add_argument("--no-report", action="store_true", help="stop after training and evaluation")
+    r.add_argument("--one-by-one", action="store_true",
+                   help="train each run alone (default: the losses of a model and seed train side by side in one "
+                        "model, with the same numbers, faster)")
+    r.add_argument("--no-report", action="store_true", help="stop after training (no results, no report; see `replicate evaluate`)")
     r.set_defaults(func=_cmd_run)
 
     e = sub.add_parser("evaluate", help="compute results.json / results.csv of a sweep without retraining")
@@ -142,7 +145,7 @@ def _cmd_run(args) -> int:
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
     from replicate import train
 
-    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv)
+    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
     if not args.no_report:
         _evaluate_and_report(out)
     if failed:

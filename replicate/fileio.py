@@ -44,13 +44,13 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def write_npz(path: str | os.PathLike, **arrays) -> Path:
-    """Write numpy arrays to a compressed ``.npz`` atomically."""
+def write_npz(path: str | os.PathLike, compress: bool = True, **arrays) -> Path:
+    """Write numpy arrays to a ``.npz`` (compressed unless ``compress`` is False) atomically."""
     import numpy as np
 
     def _write(tmp: str) -> None:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            (np.savez_compressed if compress else np.savez)(f, **arrays)
 
     return atomic_write(path, _write)
 

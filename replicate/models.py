@@ -157,6 +157,10 @@ BUILDERS: dict[str, Callable[[], Built]] = {
 NAMES = tuple(BUILDERS)
 DESCRIPTIONS = {name: f"{tutorial.PROTOCOLS[name].section}: {BUILDERS[name].__doc__.splitlines()[0]}"
                 for name in NAMES}
+#: Models that add a loss of their own (the sparse model's activity penalty, the VAE's KL term). Keras adds it to
+#: the total but not to any output's loss, so these models always train alone, never fused with other losses.
+OWN_LOSS = frozenset({"sparse", "vae"})
+
 #: Models whose loss is summed over pixels (the VAE's reconstruction term is "loss * original_dim").
 LOSS_SCALE = {"vae": float(ORIGINAL_DIM)}
 

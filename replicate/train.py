@@ -7,6 +7,7 @@ Metrics and the report are computed elsewhere, from the files written here.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -74,23 +75,98 @@ def prepare(cfg: RunConfig, train: np.ndarray, test: np.ndarray, flat: bool) -> 
 STEPS_PER_EXECUTION = 32
 
 
-def build_and_compile(cfg: RunConfig, seed: int):
-    """The run's model, built under its precision policy and compiled with its loss and optimizer."""
+def _optimizer(cfg: RunConfig):
     import keras
 
-    from replicate import losses, models
+    return (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
+            else keras.optimizers.Adadelta(cfg.learning_rate))
 
+
+def _build(cfg: RunConfig, seed: int):
+    """The run's model, built under its precision policy from the weights that ``seed`` gives."""
+    import keras
+
+    from replicate import models
+
+    seed_everything(seed)
     policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
-        built = models.build(cfg.model, seed=seed)
+        return models.build(cfg.model, seed=seed)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    optimizer = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
-                 else keras.optimizers.Adadelta(cfg.learning_rate))
-    built.autoencoder.compile(optimizer=optimizer, steps_per_execution=STEPS_PER_EXECUTION,
-                              loss=losses.ReconstructionLoss(cfg.loss, models.LOSS_SCALE.get(cfg.model, 1.0)))
+
+
+def _loss(cfg: RunConfig):
+    from replicate import losses, models
+
+    return losses.ReconstructionLoss(cfg.loss, models.LOSS_SCALE.get(cfg.model, 1.0))
+
+
+def build_and_compile(cfg: RunConfig, seed: int):
+    """The run's model, built under its precision policy and compiled with its loss and optimizer."""
+    built = _build(cfg, seed)
+    built.autoencoder.compile(optimizer=_optimizer(cfg), steps_per_execution=STEPS_PER_EXECUTION, loss=_loss(cfg))
     return built
+
+
+def fusable(cfg: RunConfig) -> bool:
+    """Whether the run can train side by side with the other losses of its model and seed (see ``train_runs``)."""
+    from replicate import models
+
+    return cfg.model not in models.OWN_LOSS and not cfg.mixed_precision  # loss scaling would be shared
+
+
+def build_fused(cfgs: list[RunConfig], seed: int):
+    """One copy of the model per config, all from the same initial weights, side by side in one compiled Keras
+    model with one output and one loss per copy, and one optimizer.
+
+    The copies share no weights, the total loss is the sum of theirs, and Adam and Adadelta update each weight
+    from its own gradient alone, so every copy follows the same path as a run of its loss alone.
+    Returns the copies (:class:`models.Built`) and the fused model; a single config gives its own model.
+    """
+    import keras
+
+    if len(cfgs) == 1:
+        built = build_and_compile(cfgs[0], seed)
+        return [built], built.autoencoder
+    builts = [_build(cfg, seed) for cfg in cfgs]
+    for built, cfg in zip(builts, cfgs):
+        built.autoencoder.name = cfg.loss  # output and log names; restored before the copy is saved
+    inputs = keras.Input(builts[0].autoencoder.input_shape[1:])
+    model = keras.Model(inputs, [b.autoencoder(inputs) for b in builts], name="fused")
+    model.compile(optimizer=_optimizer(cfgs[0]), steps_per_execution=STEPS_PER_EXECUTION,
+                  loss=[_loss(cfg) for cfg in cfgs])
+    return builts, model
+
+
+def _epoch_batches(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int):
+    """The training batches as a Keras ``PyDataset`` whose epoch e visits the images in the order
+    ``permutation(seed, e)``: one ``fit`` call serves every epoch, and a resumed run sees the batches an
+    uninterrupted one would. ``set_epoch`` is called at the start of each epoch."""
+    import keras
+
+    n, size = len(arrays.x_train), cfg.batch_size
+    same = arrays.y_train is arrays.x_train
+
+    class EpochBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.order = np.random.default_rng([seed, epoch]).permutation(n) if cfg.shuffle else np.arange(n)
+
+        def __len__(self):
+            return math.ceil(n / size)
+
+        def __getitem__(self, i):
+            index = self.order[i * size:(i + 1) * size]
+            x = arrays.x_train[index]
+            y = x if same else arrays.y_train[index]
+            return x, (y if outputs == 1 else (y,) * outputs)
+
+    return EpochBatches()
 
 
 def train_run(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, test: np.ndarray,
@@ -99,102 +175,142 @@ def train_run(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, tes
 
     ``train`` and ``test`` are float32 images (N, 28, 28) in [0, 1]; the config's subsets are cut here.
     """
+    hook = (lambda epoch, rows: on_epoch(epoch, rows[0])) if on_epoch else None
+    return train_runs([cfg], [run_dir], run_dir, train, test, hook)[0]
+
+
+def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLike, train: np.ndarray,
+               test: np.ndarray, on_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
+    """Train runs that differ only in their loss, side by side in one model (see :func:`build_fused`), each into
+    its own folder; return their ``status.json`` contents.
+
+    After every epoch the whole state is checkpointed atomically in ``state_dir``, so an interrupted call loses at
+    most the epoch in progress and a new call resumes it bit-identically. A run whose loss turns non-finite is
+    marked failed at the end of that epoch; the others go on. ``on_epoch(epoch, rows)`` gets one row per run
+    (``None`` for a failed one).
+    """
     import keras
-    from keras import ops
 
     from replicate import losses, models
 
-    run_dir = Path(run_dir)
-    loss = losses.get(cfg.loss)
-    loss.check_targets(train[: cfg.train_limit], "training targets")
+    cfg = cfgs[0]
+    if any(dataclasses.replace(c, loss=cfg.loss) != cfg for c in cfgs):
+        raise ValueError("runs trained together must differ in their loss only")
+    for c in cfgs:
+        losses.get(c.loss).check_targets(train[: c.train_limit], "training targets")
+    run_dirs, state_dir = [Path(d) for d in run_dirs], Path(state_dir)
     seed = run_seed(cfg)
-    seed_everything(seed)
-    built = build_and_compile(cfg, seed)
-    model = built.autoencoder
-    arrays = prepare(cfg, train, test, built.flat)
-    fileio.write_json(run_dir / "config.json", cfg.to_dict())
+    builts, model = build_fused(cfgs, seed)
+    arrays = prepare(cfg, train, test, builts[0].flat)
+    for c, run_dir in zip(cfgs, run_dirs):
+        fileio.write_json(run_dir / "config.json", c.to_dict())
+    names = [c.loss for c in cfgs]
+    histories, failures, start = _restore(model, state_dir, names)
+    keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
+    batches = _epoch_batches(arrays, cfg, seed, len(cfgs))
 
-    history, start = _restore(model, run_dir)
-    started = time.perf_counter()
-    failure = None
-    # Backend tensors, made once: each epoch then gathers its shuffled order on the backend instead of copying
-    # and converting numpy arrays again, which keeps the cost of an epoch that of a bare model.fit.
-    x_train, x_test = ops.convert_to_tensor(arrays.x_train), ops.convert_to_tensor(arrays.x_test)
-    same = arrays.y_train is arrays.x_train
-    y_train = x_train if same else ops.convert_to_tensor(arrays.y_train)
-    y_test = x_test if arrays.y_test is arrays.x_test else ops.convert_to_tensor(arrays.y_test)
-    n = len(arrays.x_train)
-    for epoch in range(start, cfg.epochs):
-        order = np.random.default_rng([seed, epoch]).permutation(n) if cfg.shuffle else np.arange(n)
-        x_epoch = ops.take(x_train, order, axis=0)
-        y_epoch = x_epoch if same else ops.take(y_train, order, axis=0)
-        logs = model.fit(x_epoch, y_epoch, batch_size=cfg.batch_size, epochs=1, shuffle=False,
-                         validation_data=(x_test, y_test), verbose=0,
-                         callbacks=[keras.callbacks.TerminateOnNaN()]).history
-        row = {"epoch": epoch + 1, "loss": float(logs["loss"][-1]), "val_loss": float(logs["val_loss"][-1])}
-        if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
-            failure = f"loss became non-finite (loss={row['loss']}, val_loss={row['val_loss']}) in epoch {epoch + 1}"
-            break
-        for key in ("epoch", "loss", "val_loss"):
-            history[key].append(row[key])
-        _checkpoint(model, run_dir, history)
+    def epoch_end(epoch: int, logs: dict) -> None:
+        rows = []
+        for i, (train_key, val_key) in enumerate(keys):
+            row = {"epoch": epoch + 1, "loss": float(logs[train_key]), "val_loss": float(logs[val_key])}
+            if failures[i] or not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
+                failures[i] = failures[i] or (f"loss became non-finite (loss={row['loss']}, "
+                                              f"val_loss={row['val_loss']}) in epoch {epoch + 1}")
+                rows.append(None)
+                continue
+            for key, value in row.items():
+                histories[i][key].append(value)
+            rows.append(row)
+        if all(failures):
+            model.stop_training = True
+            return
+        _checkpoint(model, state_dir, names, histories, failures)
         if on_epoch:
-            on_epoch(epoch + 1, row)
+            on_epoch(epoch + 1, rows)
+
+    class Hooks(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            batches.set_epoch(epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_end(epoch, logs)
+
+    started = time.perf_counter()
+    if start < cfg.epochs and not all(failures):
+        y_test = arrays.y_test if len(cfgs) == 1 else [arrays.y_test] * len(cfgs)
+        model.fit(batches, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
+                  validation_data=(arrays.x_test, y_test), callbacks=[Hooks()])
     wall = time.perf_counter() - started
-    status = {"status": "failed" if failure else "done", "reason": failure, "epoch": len(history["epoch"]),
-              "wall_s": round(wall, 3), "device": provenance.device(),
-              "final_loss": history["loss"][-1] if history["loss"] else None,
-              "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
-    fileio.write_json(run_dir / "history.json", history)
-    if failure is None:
-        recon = loss.reconstruction(np.asarray(models.reconstruct(built, arrays.x_test), dtype=np.float32))
-        fileio.write_npz(run_dir / "reconstructions.npz", recon=recon.reshape(-1, 28, 28).astype(np.float16))
-        fileio.atomic_write(run_dir / "model.keras", model.save, suffix=".keras")
-    fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
-    if failure is None:
-        _clear_checkpoint(run_dir)
-    return status
+    outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1
+               else model.predict(arrays.x_test, batch_size=1024, verbose=0))
+    statuses = []
+    for c, run_dir, built, history, failure, output in zip(cfgs, run_dirs, builts, histories, failures, outputs):
+        status = {"status": "failed" if failure else "done", "reason": failure, "epoch": len(history["epoch"]),
+                  "wall_s": round(wall, 3), "device": provenance.device(),
+                  "final_loss": history["loss"][-1] if history["loss"] else None,
+                  "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
+        if len(cfgs) > 1:
+            status["trained_with"] = [k for k in names if k != c.loss]  # wall_s is the time of them all
+        fileio.write_json(run_dir / "history.json", history)
+        if failure is None:
+            recon = losses.get(c.loss).reconstruction(np.asarray(output, dtype=np.float32))
+            fileio.write_npz(run_dir / "reconstructions.npz", recon=recon.reshape(-1, 28, 28).astype(np.float16))
+            if built.autoencoder is not model:
+                built.autoencoder.name = c.model
+                built.autoencoder.compile(optimizer=_optimizer(c), loss=_loss(c))
+            fileio.atomic_write(run_dir / "model.keras", built.autoencoder.save, suffix=".keras")
+        fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
+        statuses.append(status)
+    _clear_checkpoint(state_dir)
+    return statuses
 
 
-def _restore(model, run_dir: Path) -> tuple[dict, int]:
-    """Load the last checkpoint into ``model``; return the history so far and the next epoch index."""
-    ckpt = run_dir / "checkpoint.json"
+def _state(model) -> list:
+    """Every variable training changes: weights, optimizer slots and step, random-generator states."""
+    return [*model.variables, *model.optimizer.variables]
+
+
+def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, int]:
+    """Load the last checkpoint of these runs into ``model``; return histories, failures and the next epoch."""
+    ckpt = state_dir / "checkpoint.json"
+    fresh = [{"epoch": [], "loss": [], "val_loss": []} for _ in names], [None] * len(names), 0
     if not ckpt.exists():
-        return {"epoch": [], "loss": [], "val_loss": []}, 0
-    state = fileio.read_json(ckpt)
+        return fresh
+    saved = fileio.read_json(ckpt)
+    if saved["losses"] != names:  # another set of losses (e.g. failed runs redone alone): start afresh
+        _clear_checkpoint(state_dir)
+        return fresh
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(run_dir / state["weights"])
-    for generator, value in zip(_seed_generators(model), state.get("seed_states", [])):
-        generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
-    return state["history"], len(state["history"]["epoch"])
+    variables = _state(model)
+    with np.load(state_dir / saved["state"]) as stored:
+        values = [stored[f"v{i}"] for i in range(len(stored.files))]
+    if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
+        raise ValueError(f"the checkpoint in {state_dir} does not fit this model; delete it to start afresh")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+    return saved["histories"], saved["failures"], len(saved["histories"][0]["epoch"])
 
 
-def _seed_generators(model) -> list:
-    """The random-number generators inside a model (the VAE's sampling noise), whose state the weights omit."""
-    found, layers = [], list(model.layers)
-    while layers:
-        layer = layers.pop(0)
-        found += getattr(layer, "_seed_generators", [])
-        layers += getattr(layer, "layers", [])
-    return found
-
-
-def _checkpoint(model, run_dir: Path, history: dict) -> None:
-    """Weights + optimizer state under an epoch-numbered name, then the JSON that points at them."""
-    name = f"checkpoint-e{len(history['epoch'])}.weights.h5"
-    fileio.atomic_write(run_dir / name, model.save_weights, suffix=".weights.h5")
+def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list) -> None:
+    """The state under an epoch-numbered name (uncompressed: fast), then the JSON that points at it."""
     from keras import ops
 
-    seed_states = [ops.convert_to_numpy(g.state.value).tolist() for g in _seed_generators(model)]
-    fileio.write_json(run_dir / "checkpoint.json", {"weights": name, "history": history, "seed_states": seed_states})
-    for old in run_dir.glob("checkpoint-e*.weights.h5"):
+    epochs = max(len(h["epoch"]) for h in histories)
+    name = f"checkpoint-e{epochs}.npz"
+    values = {f"v{i}": ops.convert_to_numpy(v.value) for i, v in enumerate(_state(model))}
+    fileio.write_npz(state_dir / name, compress=False, **values)
+    fileio.write_json(state_dir / "checkpoint.json",
+                      {"state": name, "losses": names, "histories": histories, "failures": failures})
+    for old in state_dir.glob("checkpoint-e*.npz"):
         if old.name != name:
             old.unlink()
 
 
-def _clear_checkpoint(run_dir: Path) -> None:
-    for path in [run_dir / "checkpoint.json", *run_dir.glob("checkpoint-e*.weights.h5")]:
+def _clear_checkpoint(state_dir: Path) -> None:
+    for path in [state_dir / "checkpoint.json", *state_dir.glob("checkpoint-e*.npz")]:
         path.unlink(missing_ok=True)
+    if state_dir.exists() and not any(state_dir.iterdir()):
+        state_dir.rmdir()
 
 
 def run_status(run_dir: Path) -> str:
@@ -211,8 +327,12 @@ def write_sweep(out: Path, sweep: SweepConfig) -> None:
 
 
 def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv: list[str] | None = None,
-              log: Callable[[str], None] = print) -> int:
-    """Train every run of ``sweep`` under ``out`` (skipping finished ones); return how many failed."""
+              log: Callable[[str], None] = print, fuse: bool = True) -> int:
+    """Train every run of ``sweep`` under ``out`` (skipping finished ones); return how many failed.
+
+    With ``fuse`` the losses of one model and seed train side by side in one model (:func:`build_fused`), which
+    gives each run the numbers it gets alone in less time; without it every run trains alone.
+    """
     out = Path(out)
     if (out / "sweep.json").exists() and fileio.read_json(out / "sweep.json")["config"] != sweep.to_dict():
         raise ValueError(f"{out} holds a sweep made with other settings; resuming it would mix protocols. Rerun "
@@ -229,46 +349,66 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     for src in prov["data"].values():  # keep the tree free of absolute paths
         src["path"] = Path(src["path"]).name
     prov["started"] = started_at
+    prov["fused"] = fuse
     fileio.write_json(out / "provenance.json", prov)
     write_sweep(out, sweep)
 
     runs = sweep.runs()
     todo = [r for r in runs if run_status(out / r.path) != "done"]
     log(f"sweep {sweep.profile}: {len(runs)} runs ({len(runs) - len(todo)} already done) on {sweep.dataset}, "
-        f"device {prov['device']}")
-    failed, spent = 0, []
-    for i, cfg in enumerate(todo, 1):
-        label = f"[{i}/{len(todo)}] {cfg.model}/{cfg.loss} seed {cfg.seed}"
-        eta = _eta(spent, len(todo) - i + 1)
+        f"device {prov['device']}" + (", losses of a model and seed trained side by side" if fuse else ""))
+    failed, spent, i = 0, [], 0
+    for group in _groups(todo, fuse):
+        first, i = i + 1, i + len(group)
+        label = f"[{first}/{len(todo)}]" if len(group) == 1 else f"[{first}-{i}/{len(todo)}]"
+        label += f" {group[0].model}/{'+'.join(c.loss for c in group)} seed {group[0].seed}"
+        eta = _eta(spent, len(todo) - first + 1)
 
-        def on_epoch(epoch, row, label=label, eta=eta):
+        def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
             if sys.stdout.isatty():
-                print(f"\r{label} epoch {epoch}/{cfg.epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
+                row = next((r for r in rows if r), None) or {"loss": float("nan"), "val_loss": float("nan")}
+                print(f"\r{label} epoch {epoch}/{epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
                       f" | sweep ETA {eta}", end="", flush=True)
 
         t0 = time.perf_counter()
-        if run_status(out / cfg.path) == "failed":
-            clean_run(out / cfg.path)  # a failed run is redone from scratch
+        for cfg in group:
+            if run_status(out / cfg.path) == "failed":
+                clean_run(out / cfg.path)  # a failed run is redone from scratch
+        dirs = [out / cfg.path for cfg in group]
+        state = dirs[0] if len(group) == 1 else out / sweep.dataset / group[0].model / f"fused-seed{group[0].seed}"
         try:
-            status = train_run(cfg, out / cfg.path, train, test, on_epoch)
+            statuses = train_runs(group, dirs, state, train, test, on_epoch)
         except KeyboardInterrupt:
             write_sweep(out, sweep)
             raise
         except Exception as err:  # one broken run must not end the sweep; it is recorded and the rest go on
-            status = {"status": "failed", "reason": f"{type(err).__name__}: {err}", "epoch": None}
-            fileio.write_json(out / cfg.path / "status.json", status)
-        spent.append(time.perf_counter() - t0)
-        failed += status["status"] == "failed"
-        tail = (f"loss {status['final_loss']:.4f} val {status['final_val_loss']:.4f}"
-                if status["status"] == "done" else f"FAILED: {status['reason']}")
+            statuses = [{"status": "failed", "reason": f"{type(err).__name__}: {err}", "epoch": None}] * len(group)
+            for run_dir in dirs:
+                fileio.write_json(run_dir / "status.json", statuses[0])
+        took = time.perf_counter() - t0
+        spent += [took / len(group)] * len(group)
         if sys.stdout.isatty():
             print("\r", end="")
-        log(f"{label} epoch {status.get('epoch')}/{cfg.epochs} {tail} ({spent[-1]:.1f}s) "
-            f"| sweep ETA {_eta(spent, len(todo) - i)}")
+        for j, (cfg, status) in enumerate(zip(group, statuses)):
+            failed += status["status"] == "failed"
+            tail = (f"loss {status['final_loss']:.4f} val {status['final_val_loss']:.4f}"
+                    if status["status"] == "done" else f"FAILED: {status['reason']}")
+            log(f"[{first + j}/{len(todo)}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
+                f"{cfg.epochs} {tail} ({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
+                f"| sweep ETA {_eta(spent, len(todo) - i)}")
         write_sweep(out, sweep)
     prov["finished"] = provenance.now()
     fileio.write_json(out / "provenance.json", prov)
     return failed
+
+
+def _groups(todo: list[RunConfig], fuse: bool) -> list[list[RunConfig]]:
+    """Runs trained together: with ``fuse``, every fusable loss of one model and seed; otherwise one by one."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for cfg in todo:
+        key = (cfg.model, cfg.seed) if fuse and fusable(cfg) else (cfg.model, cfg.seed, cfg.loss)
+        groups.setdefault(key, []).append(cfg)
+    return list(groups.values())
 
 
 def _eta(spent: list[float], remaining: int) -> str:

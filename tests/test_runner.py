@@ -103,7 +103,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (run / "checkpoint.json").exists() and not (run / "status.json").exists()
-    done_epochs = len(fileio.read_json(run / "checkpoint.json")["history"]["epoch"])
+    done_epochs = len(fileio.read_json(run / "checkpoint.json")["histories"][0]["epoch"])
     assert 1 <= done_epochs < 6
     assert cli.main([*args, "--out", str(out)]) == 0
     assert (run / "history.json").read_bytes() == (reference / "synthetic/conv/mse/seed0/history.json").read_bytes()
@@ -123,7 +123,7 @@ def test_interrupted_vae_resumes_bit_identical(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=stop_after_first)
-    assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["history"]["epoch"]) == 1
+    assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["histories"][0]["epoch"]) == 1
     train.train_run(cfg, tmp_path / "resumed", train_x, test_x)
     assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
     np.testing.assert_array_equal(np.load(tmp_path / "resumed/reconstructions.npz")["recon"],
@@ -203,3 +203,92 @@ def test_losses_of_one_model_and_seed_share_initialisation():
     b = config.RunConfig(**{**TINY, "loss": "mse"})
     c = config.RunConfig(**{**TINY, "seed": 1})
     assert train.run_seed(a) == train.run_seed(b) != train.run_seed(c)
+
+
+def _weights(run_dir: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
+
+
+@pytest.mark.parametrize("model,names", [("simple", ("bce", "mse", "ssim")), ("conv", ("mae", "ms_ssim_l1"))])
+def test_fused_runs_train_as_they_would_alone(tmp_path, model, names):
+    """Losses trained side by side in one model end with the weights, losses and reconstructions of solo runs."""
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "model": model, "loss": name, "epochs": 2}) for name in names]
+    fused = train.train_runs(cfgs, [tmp_path / "fused" / c.loss for c in cfgs], tmp_path / "state", train_x, test_x)
+    assert [s["status"] for s in fused] == ["done"] * len(cfgs) and not (tmp_path / "state").exists()
+    for cfg, status in zip(cfgs, fused):
+        alone = train.train_run(cfg, tmp_path / "alone" / cfg.loss, train_x, test_x)
+        assert status["trained_with"] == [n for n in names if n != cfg.loss]
+        for w_fused, w_alone in zip(_weights(tmp_path / "fused" / cfg.loss), _weights(tmp_path / "alone" / cfg.loss),
+                                    strict=True):
+            np.testing.assert_allclose(w_fused, w_alone, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(status["final_val_loss"], alone["final_val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(np.load(tmp_path / "fused" / cfg.loss / "reconstructions.npz")["recon"],
+                                   np.load(tmp_path / "alone" / cfg.loss / "reconstructions.npz")["recon"], atol=1e-3)
+
+
+def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "loss": name}) for name in ("bce", "huber")]
+
+    def run(name, on_epoch=None):
+        return train.train_runs(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
+                                train_x, test_x, on_epoch)
+
+    def stop_after_first(epoch, rows):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    run("straight")
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed", stop_after_first)
+    saved = fileio.read_json(tmp_path / "resumed/state/checkpoint.json")
+    assert saved["losses"] == ["bce", "huber"] and [len(h["epoch"]) for h in saved["histories"]] == [1, 1]
+    run("resumed")
+    for name in ("bce", "huber"):
+        assert (tmp_path / "resumed" / name / "history.json").read_bytes() == \
+            (tmp_path / "straight" / name / "history.json").read_bytes()
+        np.testing.assert_array_equal(np.load(tmp_path / "resumed" / name / "reconstructions.npz")["recon"],
+                                      np.load(tmp_path / "straight" / name / "reconstructions.npz")["recon"])
+
+
+def test_mixed_precision_run_resumes_bit_identical(tmp_path):
+    """The loss-scaling optimizer's state (scale and step counter) is part of the checkpoint."""
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "mixed_precision": True})
+    train.train_run(cfg, tmp_path / "straight", train_x, test_x)
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=stop_after_first)
+    train.train_run(cfg, tmp_path / "resumed", train_x, test_x)
+    assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
+
+
+def test_models_with_a_loss_of_their_own_train_alone():
+    """Keras adds a model's own loss (activity penalty, KL) to the total only, so those models are never fused."""
+    from replicate import models
+
+    for name in config.MODELS:
+        built = models.build(name, seed=0)
+        shape = (2, 784) if built.flat else (2, 28, 28, 1)
+        built.autoencoder(np.full(shape, 0.5, dtype="float32"), training=True)
+        assert bool(built.autoencoder.losses) == (name in models.OWN_LOSS), name
+        cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
+        assert train.fusable(cfg) == (name not in models.OWN_LOSS)
+    assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
+
+
+def test_sweep_fuses_the_losses_of_a_model_and_seed():
+    runs = config.override(config.profile("quick"), seeds=(0, 1)).runs()
+    groups = train._groups(runs, fuse=True)
+    by_key = {(g[0].model, g[0].seed): [c.loss for c in g] for g in groups if len(g) > 1}
+    assert by_key[("simple", 0)] == list(config.FULL_LOSSES) and by_key[("deep", 1)] == ["bce", "mse"]
+    assert all(len(g) == 1 for g in groups if g[0].model in ("sparse", "vae"))
+    assert sorted(c.path for g in groups for c in g) == sorted(c.path for c in runs)
+    assert all(len(g) == 1 for g in train._groups(runs, fuse=False))
