@@ -132,11 +132,13 @@ def _images(y):
 def _local_stats(a, x, k: np.ndarray):
     """Luminance and contrast-structure terms of SSIM from Gaussian-weighted means, variances and covariance
     (population form) of targets ``a`` and outputs ``x`` (B, 1, H, W), with the blur matrix ``k``."""
-    m = _blur(ops.concatenate([a, x, a * a, x * x, a * x], axis=1), k)
-    mu_a, mu_x = m[:, 0:1], m[:, 1:2]
-    var_a = m[:, 2:3] - mu_a * mu_a
-    var_x = m[:, 3:4] - mu_x * mu_x
-    cov = m[:, 4:5] - mu_a * mu_x
+    # Two blurs, not one of all five maps: the gradient then flows back through the three maps of x alone.
+    target = _blur(ops.concatenate([a, a * a], axis=1), k)
+    output = _blur(ops.concatenate([x, x * x, a * x], axis=1), k)
+    mu_a, mu_x = target[:, 0:1], output[:, 0:1]
+    var_a = target[:, 1:2] - mu_a * mu_a
+    var_x = output[:, 1:2] - mu_x * mu_x
+    cov = output[:, 2:3] - mu_a * mu_x
     luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
     contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
     return luminance, contrast_structure
