@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= runs/quick-fashion_mnist
 
-.PHONY: report test setup data clean
+.PHONY: report test bench setup data clean
 
 report: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
@@ -16,6 +16,10 @@ test: setup
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests; the suite is missing" >&2; fi; \
 	exit $$status
+
+bench: setup
+	@scripts/system-deps.sh dataset-fashion-mnist
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 setup: $(VENV)/.installed
 

@@ -1,0 +1,25 @@
+"""The benchmarks' arithmetic: multiply-add counts from layer shapes, and paired ratios."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import bench_flops  # noqa: E402
+import common  # noqa: E402
+from replicate import models  # noqa: E402
+
+
+def test_multiply_adds_from_layer_shapes():
+    assert bench_flops.macs_per_sample(models.build("simple").autoencoder) == 784 * 32 + 32 * 784
+    conv = [28 * 28 * 9 * 1 * 16, 14 * 14 * 9 * 16 * 8, 7 * 7 * 9 * 8 * 8,  # encoder: 28 -> 14 -> 7 -> 4
+            4 * 4 * 9 * 8 * 8, 8 * 8 * 9 * 8 * 8, 14 * 14 * 9 * 8 * 16, 28 * 28 * 9 * 16 * 1]  # decoder
+    assert bench_flops.macs_per_sample(models.build("conv").autoencoder) == sum(conv)
+    deep = 784 * 128 + 128 * 64 + 64 * 32 + 32 * 64 + 64 * 128 + 128 * 784
+    assert bench_flops.macs_per_sample(models.build("deep").autoencoder) == deep
+
+
+def test_ratio_of_medians_and_paired_ratios():
+    times = {"a": [2.0, 4.0, 9.0], "b": [1.0, 4.0, 3.0]}
+    assert common.ratio(times, "a", "b") == {"of_medians": round(4 / 3, 4), "paired_median": 2.0, "paired_min": 1.0,
+                                             "paired_max": 3.0}
+    assert common.medians(times) == {"a": 4.0, "b": 3.0}
