@@ -851,6 +851,11 @@ def _limitations(s: _Sweep) -> dict:
                  + (", mixed precision" if cfg.get("mixed_precision") else "")
                  + ". Runs on another device or backend follow the same code but are not bit-identical; "
                  "compare sweeps with 'replicate compare'.")
+    if s.provenance.get("fused"):
+        items.append("Training: the losses of one model and seed (except the sparse model and the VAE, whose own "
+                     "penalty terms need a model each) trained side by side as copies in one Keras model, from the "
+                     "same initial weights on the same batches. The copies share no weights and each has its own "
+                     "loss, so each follows the path it follows alone; the tests check this weight for weight.")
     if cfg.get("optimizer"):
         items.append(f"Optimizer: {cfg['optimizer']} for every loss, with the same learning rate; no loss was tuned "
                      "on its own, so a loss that needs another learning rate is at a disadvantage.")

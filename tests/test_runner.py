@@ -47,6 +47,8 @@ def test_smoke_sweep_end_to_end(tmp_path, capsys, monkeypatch):
         assert key in prov, key
     assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
     assert prov["command"] == f"replicate run --profile smoke --out {out}"
+    assert prov["fused"] is True and "trained side by side" in (out / "report.html").read_text(encoding="utf-8")
+    assert fileio.read_json(out / runs[0].path / "status.json")["trained_with"] == ["mse", "ssim"]
     for path in out.rglob("*.json"):  # nothing in the tree depends on where it lives
         assert str(tmp_path) not in path.read_text() and "/usr/" not in path.read_text(), path
     # A second invocation redoes nothing.
