@@ -1,9 +1,10 @@
 """Training: one run (model x loss x seed) and a sweep of runs, with checkpoints, resume and artifacts on disk.
 
-A run trains epoch by epoch on in-memory arrays; after each epoch its weights, optimizer state and history are
-checkpointed atomically, so an interrupted run loses at most the epoch in progress and resumes bit-identically
-(the shuffle order of epoch e is a function of the run's seed and e alone). Finished runs are never redone.
-Metrics and the report are computed elsewhere, from the files written here.
+A run trains in one ``fit`` call on in-memory arrays; after each epoch its variables and history are checkpointed
+atomically, so an interrupted run loses at most the epoch in progress and resumes bit-identically (the order of
+epoch e is a function of the run's seed and e alone). The losses of one model and seed can train side by side
+in one model (:func:`build_fused`), each as it would alone. Finished runs are never redone. Metrics and the
+report are computed elsewhere, from the files written here.
 """
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def build_and_compile(cfg: RunConfig, seed: int):
 
 
 def fusable(cfg: RunConfig) -> bool:
-    """Whether the run can train side by side with the other losses of its model and seed (see ``train_runs``)."""
+    """Whether the run can train side by side with the other losses of its model and seed (``build_fused``)."""
     from replicate import models
 
     return cfg.model not in models.OWN_LOSS and not cfg.mixed_precision  # loss scaling would be shared
