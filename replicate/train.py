@@ -141,14 +141,37 @@ def build_fused(cfgs: list[RunConfig], seed: int):
     return builts, model
 
 
-def _epoch_batches(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int):
-    """The training batches as a Keras ``PyDataset`` whose epoch e visits the images in the order
-    ``permutation(seed, e)``: one ``fit`` call serves every epoch, and a resumed run sees the batches an
-    uninterrupted one would. ``set_epoch`` is called at the start of each epoch."""
+def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend: str | None = None):
+    """The training data for one ``fit`` over all epochs, and ``set_epoch(e)``, called as epoch e begins, which
+    makes epoch e visit the images in the order ``permutation(seed, e)``: a resumed run sees the batches an
+    uninterrupted one would. Targets are repeated for a model with ``outputs`` outputs.
+
+    On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own threads, as Keras does
+    for arrays, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``.
+    """
     import keras
 
     n, size = len(arrays.x_train), cfg.batch_size
     same = arrays.y_train is arrays.x_train
+
+    def order(epoch: int) -> np.ndarray:
+        return np.random.default_rng([seed, epoch]).permutation(n) if cfg.shuffle else np.arange(n)
+
+    def pair(x, y):
+        return x, (y if outputs == 1 else (y,) * outputs)
+
+    if (backend or keras.backend.backend()) == "tensorflow":
+        import tensorflow as tf
+
+        current = tf.Variable(order(0), trainable=False)
+        x = tf.constant(arrays.x_train)
+        y = x if same else tf.constant(arrays.y_train)
+        indices = tf.data.Dataset.range(1).flat_map(
+            lambda _: tf.data.Dataset.from_tensor_slices(tf.identity(current)).batch(size)
+        ).apply(tf.data.experimental.assert_cardinality(math.ceil(n / size)))  # Keras then knows the epoch length
+        data = indices.map(lambda i: pair(tf.gather(x, i), tf.gather(x, i) if same else tf.gather(y, i)),
+                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -156,7 +179,7 @@ def _epoch_batches(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int):
             self.set_epoch(0)
 
         def set_epoch(self, epoch: int) -> None:
-            self.order = np.random.default_rng([seed, epoch]).permutation(n) if cfg.shuffle else np.arange(n)
+            self.order = order(epoch)
 
         def __len__(self):
             return math.ceil(n / size)
@@ -164,10 +187,10 @@ def _epoch_batches(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int):
         def __getitem__(self, i):
             index = self.order[i * size:(i + 1) * size]
             x = arrays.x_train[index]
-            y = x if same else arrays.y_train[index]
-            return x, (y if outputs == 1 else (y,) * outputs)
+            return pair(x, x if same else arrays.y_train[index])
 
-    return EpochBatches()
+    data = EpochBatches()
+    return data, data.set_epoch
 
 
 def train_run(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, test: np.ndarray,
@@ -208,7 +231,7 @@ def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLi
     names = [c.loss for c in cfgs]
     histories, failures, start = _restore(model, state_dir, names)
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
-    batches = _epoch_batches(arrays, cfg, seed, len(cfgs))
+    feed, set_epoch = epoch_feed(arrays, cfg, seed, len(cfgs))
 
     def epoch_end(epoch: int, logs: dict) -> None:
         rows = []
@@ -231,7 +254,7 @@ def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLi
 
     class Hooks(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            batches.set_epoch(epoch)
+            set_epoch(epoch)
 
         def on_epoch_end(self, epoch, logs=None):
             epoch_end(epoch, logs)
@@ -239,7 +262,7 @@ def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLi
     started = time.perf_counter()
     if start < cfg.epochs and not all(failures):
         y_test = arrays.y_test if len(cfgs) == 1 else [arrays.y_test] * len(cfgs)
-        model.fit(batches, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
+        model.fit(feed, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
                   validation_data=(arrays.x_test, y_test), callbacks=[Hooks()])
     wall = time.perf_counter() - started
     outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1

@@ -294,3 +294,28 @@ def test_sweep_fuses_the_losses_of_a_model_and_seed():
     assert all(len(g) == 1 for g in groups if g[0].model in ("sparse", "vae"))
     assert sorted(c.path for g in groups for c in g) == sorted(c.path for c in runs)
     assert all(len(g) == 1 for g in train._groups(runs, fuse=False))
+
+
+def test_both_feeds_give_each_epoch_its_own_seeded_order():
+    """The tf.data feed and the PyDataset feed yield the same batches: epoch e in the order permutation(seed, e)."""
+    import tensorflow as tf
+
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "train_limit": 100, "noise_factor": 0.5})
+    arrays = train.prepare(cfg, train_x, test_x, flat=True)
+    tf_data, tf_epoch = train.epoch_feed(arrays, cfg, seed=7, outputs=2, backend="tensorflow")
+    py_data, py_epoch = train.epoch_feed(arrays, cfg, seed=7, outputs=2, backend="jax")
+    assert isinstance(tf_data, tf.data.Dataset) and len(py_data) == 4  # 3 batches of 32, then 4 images
+    for epoch in (0, 1, 0):
+        tf_epoch(epoch)
+        py_epoch(epoch)
+        order = np.random.default_rng([7, epoch]).permutation(100)
+        batches = list(tf_data.as_numpy_iterator())
+        assert len(batches) == 4
+        for i, (x, (y1, y2)) in enumerate(batches):
+            px, (py1, py2) = py_data[i]
+            index = order[32 * i:32 * (i + 1)]
+            np.testing.assert_array_equal(x, arrays.x_train[index])
+            np.testing.assert_array_equal(px, x)
+            for y in (y1, y2, py1, py2):
+                np.testing.assert_array_equal(y, arrays.y_train[index])
