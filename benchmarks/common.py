@@ -55,7 +55,8 @@ def machine() -> dict:
     import keras
 
     return {"date": provenance.now(), "device": provenance.device(), "cpu": provenance.cpu_name(),
-            "backend": keras.backend.backend(), "versions": provenance.versions()}
+            "backend": keras.backend.backend(), "versions": provenance.versions(),
+            "git": provenance.git_state(Path(__file__).resolve().parent)}
 
 
 def save(name: str, figures: dict) -> Path:

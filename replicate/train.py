@@ -169,8 +169,10 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         indices = tf.data.Dataset.range(1).flat_map(
             lambda _: tf.data.Dataset.from_tensor_slices(tf.identity(current)).batch(size)
         ).apply(tf.data.experimental.assert_cardinality(math.ceil(n / size)))  # Keras then knows the epoch length
+        options = tf.data.Options()
+        options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
         data = indices.map(lambda i: pair(tf.gather(x, i), tf.gather(x, i) if same else tf.gather(y, i)),
-                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+                           num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
         return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):
