@@ -171,8 +171,12 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         ).apply(tf.data.experimental.assert_cardinality(math.ceil(n / size)))  # Keras then knows the epoch length
         options = tf.data.Options()
         options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
-        data = indices.map(lambda i: pair(tf.gather(x, i), tf.gather(x, i) if same else tf.gather(y, i)),
-                           num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
+
+        def batch(index):
+            xb = tf.gather(x, index)
+            return pair(xb, xb if same else tf.gather(y, index))
+
+        data = indices.map(batch, num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
         return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):
@@ -267,7 +271,7 @@ def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLi
         model.fit(feed, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
                   validation_data=(arrays.x_test, y_test), callbacks=[Hooks()])
     wall = time.perf_counter() - started
-    outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1
+    outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1  # the VAE is never fused
                else model.predict(arrays.x_test, batch_size=1024, verbose=0))
     statuses = []
     for c, run_dir, built, history, failure, output in zip(cfgs, run_dirs, builts, histories, failures, outputs):

@@ -113,18 +113,20 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
                                   np.load(reference / "synthetic/conv/mse/seed0/reconstructions.npz")["recon"])
 
 
-def test_interrupted_vae_resumes_bit_identical(tmp_path):
-    """The VAE's sampling noise is part of the checkpoint: stop after epoch 1, resume, get the same run."""
+def _stop_after_first(epoch, row):
+    if epoch == 1:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("changes", [{"model": "vae"}, {"mixed_precision": True}], ids=["vae", "mixed_precision"])
+def test_interrupted_run_resumes_bit_identical(tmp_path, changes):
+    """Stop after epoch 1, resume, get the same run: the checkpoint holds the VAE's sampling-noise state and the
+    loss-scaling optimizer's scale and step counter as well as weights and optimizer slots."""
     train_x, test_x = synthetic_split()
-    cfg = config.RunConfig(**{**TINY, "model": "vae", "batch_size": 32})
+    cfg = config.RunConfig(**{**TINY, **changes})
     train.train_run(cfg, tmp_path / "straight", train_x, test_x)
-
-    def stop_after_first(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=stop_after_first)
+        train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=_stop_after_first)
     assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["histories"][0]["epoch"]) == 1
     train.train_run(cfg, tmp_path / "resumed", train_x, test_x)
     assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
@@ -239,13 +241,9 @@ def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
         return train.train_runs(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
                                 train_x, test_x, on_epoch)
 
-    def stop_after_first(epoch, rows):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
     run("straight")
     with pytest.raises(KeyboardInterrupt):
-        run("resumed", stop_after_first)
+        run("resumed", _stop_after_first)
     saved = fileio.read_json(tmp_path / "resumed/state/checkpoint.json")
     assert saved["losses"] == ["bce", "huber"] and [len(h["epoch"]) for h in saved["histories"]] == [1, 1]
     run("resumed")
@@ -254,22 +252,6 @@ def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
             (tmp_path / "straight" / name / "history.json").read_bytes()
         np.testing.assert_array_equal(np.load(tmp_path / "resumed" / name / "reconstructions.npz")["recon"],
                                       np.load(tmp_path / "straight" / name / "reconstructions.npz")["recon"])
-
-
-def test_mixed_precision_run_resumes_bit_identical(tmp_path):
-    """The loss-scaling optimizer's state (scale and step counter) is part of the checkpoint."""
-    train_x, test_x = synthetic_split()
-    cfg = config.RunConfig(**{**TINY, "mixed_precision": True})
-    train.train_run(cfg, tmp_path / "straight", train_x, test_x)
-
-    def stop_after_first(epoch, row):
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train.train_run(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=stop_after_first)
-    train.train_run(cfg, tmp_path / "resumed", train_x, test_x)
-    assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
 
 
 def test_models_with_a_loss_of_their_own_train_alone():
