@@ -271,12 +271,13 @@ def train_runs(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLi
         model.fit(feed, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
                   validation_data=(arrays.x_test, y_test), callbacks=[Hooks()])
     wall = time.perf_counter() - started
+    device = provenance.device()
     outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1  # the VAE is never fused
                else model.predict(arrays.x_test, batch_size=1024, verbose=0))
     statuses = []
     for c, run_dir, built, history, failure, output in zip(cfgs, run_dirs, builts, histories, failures, outputs):
         status = {"status": "failed" if failure else "done", "reason": failure, "epoch": len(history["epoch"]),
-                  "wall_s": round(wall, 3), "device": provenance.device(),
+                  "wall_s": round(wall, 3), "device": device,
                   "final_loss": history["loss"][-1] if history["loss"] else None,
                   "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
         if len(cfgs) > 1:
@@ -318,15 +319,19 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
         raise ValueError(f"the checkpoint in {state_dir} does not fit this model; delete it to start afresh")
     for variable, value in zip(variables, values):
         variable.assign(value)
-    return saved["histories"], saved["failures"], len(saved["histories"][0]["epoch"])
+    return saved["histories"], saved["failures"], _epochs_done(saved["histories"])
+
+
+def _epochs_done(histories: list[dict]) -> int:
+    """Epochs trained so far: the longest history (a run that failed stopped recording earlier)."""
+    return max(len(h["epoch"]) for h in histories)
 
 
 def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list) -> None:
     """The state under an epoch-numbered name (uncompressed: fast), then the JSON that points at it."""
     from keras import ops
 
-    epochs = max(len(h["epoch"]) for h in histories)
-    name = f"checkpoint-e{epochs}.npz"
+    name = f"checkpoint-e{_epochs_done(histories)}.npz"
     values = {f"v{i}": ops.convert_to_numpy(v.value) for i, v in enumerate(_state(model))}
     fileio.write_npz(state_dir / name, compress=False, **values)
     fileio.write_json(state_dir / "checkpoint.json",

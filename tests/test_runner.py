@@ -301,3 +301,22 @@ def test_both_feeds_give_each_epoch_its_own_seeded_order():
             np.testing.assert_array_equal(px, x)
             for y in (y1, y2, py1, py2):
                 np.testing.assert_array_equal(y, arrays.y_train[index])
+
+
+def test_fused_runs_resume_after_one_of_them_failed(tmp_path, monkeypatch):
+    """A run that failed stops its history early; the others resume from the epoch they reached."""
+    monkeypatch.setitem(losses.REGISTRY, "mae", losses.Loss("mae", "NaN", "nan", "forced NaN",
+                                                            lambda a, x: losses.mse(a, x) * float("nan"), False, True))
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "loss": name}) for name in ("mae", "mse")]
+
+    def stop_after_second(epoch, rows):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    dirs = [tmp_path / c.loss for c in cfgs]
+    with pytest.raises(KeyboardInterrupt):
+        train.train_runs(cfgs, dirs, tmp_path / "state", train_x, test_x, stop_after_second)
+    statuses = train.train_runs(cfgs, dirs, tmp_path / "state", train_x, test_x)
+    assert statuses[0]["status"] == "failed" and "epoch 1" in statuses[0]["reason"]
+    assert statuses[1]["status"] == "done" and fileio.read_json(dirs[1] / "history.json")["epoch"] == [1, 2, 3]
