@@ -18,7 +18,7 @@ import time
 
 from bench_train import quick_config
 from common import parser, save
-from replicate import config, data, train
+from replicate import config, data, models, train
 
 
 def macs_per_sample(model) -> int:
@@ -82,8 +82,6 @@ def main(argv=None) -> int:
     x_train, x_test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
     figures = {"peak": peak, "repeats": args.repeats, "models": {}}
     for model in args.models:
-        from replicate import models
-
         cfg = quick_config(model)
         macs = macs_per_sample(models.build(model).autoencoder)
         seconds = epoch_seconds(cfg, x_train, x_test, args.repeats)

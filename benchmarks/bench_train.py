@@ -39,8 +39,7 @@ def contenders(cfg: config.RunConfig, x_train, x_test) -> dict:
 
     def bare(tutorial_compile: bool):
         start = time.perf_counter()
-        train.seed_everything(train.run_seed(cfg))
-        built = train.build_and_compile(cfg, train.run_seed(cfg))
+        built = train.build_and_compile(cfg, train.run_seed(cfg))  # seeds everything, as the runner does
         model = built.autoencoder
         if tutorial_compile:  # the post's compile call: optimizer and loss only, everything else Keras' default
             model.compile(optimizer=cfg.optimizer, loss=model.loss)
@@ -73,16 +72,16 @@ def main(argv=None) -> int:
         cfg = quick_config(model)
         runs = contenders(cfg, x_train, x_test)
         smoke = config.RunConfig(**{**cfg.to_dict(), "epochs": 1, "train_limit": 512})
-        loops, ends = {}, {}
+        ends = {}
 
-        def timed(name):
+        def loop_of(name):  # time the loop for the comparison, keep the end-to-end time beside it
             def run():
                 loop, end = runs[name]()
                 ends.setdefault(name, []).append(end)
                 return loop
             return run
 
-        loops = interleaved({name: timed(name) for name in runs}, args.repeats,
+        loops = interleaved({name: loop_of(name) for name in runs}, args.repeats,
                             warmup=lambda: [fn() for fn in contenders(smoke, x_train, x_test).values()])
         fig = {"config": cfg.to_dict(), "repeats": args.repeats, "loop_s": loops, "end_to_end_s": ends,
                "loop_median_s": medians(loops), "end_to_end_median_s": medians(ends),
