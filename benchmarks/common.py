@@ -3,6 +3,7 @@ the machine they ran on, and one JSON of figures per benchmark under ``benchmark
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Callable
 
 from replicate import fileio, provenance
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where the figures go; ``run_all.py --quick`` points it elsewhere so a check never replaces measured figures.
+RESULTS = Path(os.environ.get("REPLICATE_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def parser(doc: str, repeats: int = 5) -> argparse.ArgumentParser:
@@ -62,5 +64,5 @@ def machine() -> dict:
 def save(name: str, figures: dict) -> Path:
     """Write ``benchmarks/results/<name>.json`` with the figures and the machine, and say where."""
     path = fileio.write_json(RESULTS / f"{name}.json", {"benchmark": name, **figures, "machine": machine()})
-    print(f"figures: {path.relative_to(RESULTS.parent.parent)}")
+    print(f"figures: {path}")
     return path
