@@ -1,7 +1,7 @@
 """Sweep throughput: one model trained with all 7 losses (one seed, quick-profile size), loss after loss against
 the runner's default mode, which trains the losses side by side in one model (``train.build_fused``).
 
-Both go through ``train.run_sweep`` end to end (data, builds, training, artifacts) into fresh folders,
+Both go through ``sweep.run_sweep`` end to end (data, builds, training, artifacts) into fresh folders,
 interleaved, after a warm-up on a tiny sweep. Target: fused at least 2x faster than loss after loss. The solo
 runs' own training times show where the time goes.
 
@@ -13,19 +13,19 @@ import sys
 import tempfile
 
 from common import interleaved, medians, parser, ratio, save, timed
-from replicate import config, fileio, train
+from replicate import config, fileio, sweep
 
 TARGET = 2.0
 
 
 def sweep_of(model: str, **changes) -> config.SweepConfig:
-    return config.override(config.profile("quick"), models=[model], losses=list(config.FULL_LOSSES), seeds=(0,),
+    return config.override(config.profile("quick"), models=[model], losses=list(config.TRAINED_LOSSES), seeds=(0,),
                            **changes)
 
 
 def run(sweep: config.SweepConfig, fuse: bool, per_loss: dict | None = None) -> float:
     with tempfile.TemporaryDirectory() as out:
-        seconds = timed(lambda: train.run_sweep(sweep, out, log=lambda line: None, fuse=fuse))
+        seconds = timed(lambda: sweep.run_sweep(sweep, out, log=lambda line: None, fuse=fuse))
         if per_loss is not None:
             for cfg in sweep.runs():
                 per_loss.setdefault(cfg.loss, []).append(fileio.read_json(f"{out}/{cfg.path}/status.json")["wall_s"])
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
           f"target >= {TARGET}x)")
     loss_medians = medians(per_loss)
     print("  training loop of each loss alone: " + ", ".join(f"{k} {v:.1f} s" for k, v in loss_medians.items()))
-    save("sweep_throughput", {"model": args.model, "losses": list(config.FULL_LOSSES), "repeats": args.repeats,
+    save("sweep_throughput", {"model": args.model, "losses": list(config.TRAINED_LOSSES), "repeats": args.repeats,
                               "sweep": sweep.to_dict(), "seconds": times, "median_s": m,
                               "fused_speedup": speedup, "target": TARGET, "alone_training_loop_s": per_loss,
                               "alone_training_loop_median_s": loss_medians})

@@ -1,4 +1,4 @@
-"""Runner overhead: ``train.train_run`` against a bare ``model.fit`` of the same model, loss, data, batch size and
+"""Runner overhead: ``train.train_one`` against a bare ``model.fit`` of the same model, loss, data, batch size and
 epochs, and against the tutorial's own script.
 
 Three contenders per model, interleaved, after a warm-up:
@@ -54,7 +54,7 @@ def contenders(cfg: config.RunConfig, x_train, x_test) -> dict:
     def runner():
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            status = train.train_run(cfg, tmp, x_train, x_test)
+            status = train.train_one(cfg, tmp, x_train, x_test)
             end = time.perf_counter()
         keras.backend.clear_session()
         return status["wall_s"], end - start

@@ -7,9 +7,9 @@ It reads a sweep folder (``sweep.json``, ``provenance.json``, ``<dataset>/target
 ``<run>/metrics.npz``. It does not train, plot or render (``report`` does, from ``results.json`` alone), and
 imports no deep-learning backend. Running it twice gives byte-identical files.
 
-results.json (``schema_version`` 1), top-level keys:
+results.json (``schema_version`` 2), top-level keys:
 
-- ``schema_version``: 1.
+- ``schema_version``: 2.
 - ``sweep``: ``config`` (the frozen sweep config) and ``provenance`` (copied verbatim, or null).
 - ``methods``: every definition the numbers depend on: SSIM/PSNR settings, bands, fine-bin edges, sharpness
   and high-frequency cut-off, confidence level, the statistical tests, the verdict rule, the tolerance.
@@ -30,6 +30,14 @@ results.json (``schema_version`` 1), top-level keys:
   extreme-vs-midtone weighting ratio, the measured fine error curves beside them, and the worked example.
 - ``replication``: per (dataset, model) with BCE runs and per number the tutorial reports: reported vs
   measured final losses, the protocol used and a ``status``.
+- ``groups``: every (dataset, model, loss) the sweep planned or ran, in sweep order.
+- ``answer``: the one-word answer over the verdicts (yes, no, mixed, none) and the models per verdict.
+- ``theory_checks``: per (dataset, model, loss != bce): the weighting's predicted direction of the
+  midtone/extreme RMSE ratio against BCE's, the measured paired difference and the ``outcome``.
+- ``convergence``: per (dataset, model, loss): the mean learning curve over seeds, its last-epoch relative drop
+  and whether that counts as ``settled``.
+- ``recommendation``: the losses that beat BCE on midtone RMSE per model, and the best loss per criterion.
+- ``gallery``: per dataset, the test images and crops the report shows and the run shown per model and loss.
 
 results.csv: columns ``dataset, model, loss, seed, metric, value``; one row per finished run and metric
 (scalars, ``final_loss``/``final_val_loss``, ``band_<key>_<quantity>``).
@@ -45,11 +53,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from replicate import metrics
+from replicate import data, metrics
 from replicate.fileio import read_json, write_json, write_npz, write_text
+from replicate.vocabulary import BASELINE, COMPARATOR
 
-SCHEMA_VERSION = 1
-BASELINE = "bce"
+SCHEMA_VERSION = 2
 CONFIDENCE = 0.95
 #: |measured - reported| at or below this (absolute, loss units) counts as reproduced.
 REPLICATION_TOLERANCE = 0.01
@@ -176,6 +184,12 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
     results["verdicts"] = _verdicts(results["comparisons"], results["runs"])
     results["theory"] = _theory(results["aggregates"])
     results["replication"] = _replication(results["aggregates"], results["sweep"]["config"])
+    results["groups"] = _planned_groups(results)
+    results["answer"] = _answer(results["verdicts"])
+    results["theory_checks"] = _theory_checks(results)
+    results["convergence"] = _convergence(results["runs"])
+    results["recommendation"] = _recommendation(results)
+    results["gallery"] = _gallery_choice(sweep, results)
     path = write_json(sweep / "results.json", _jsonable(results))
     write_text(sweep / "results.csv", _csv(results["runs"]))
     return path
@@ -259,7 +273,7 @@ def _run_record(ident: dict, status: dict, run_dir: Path, per_image) -> dict:
 
 # --- aggregation over seeds --------------------------------------------------------------------------------
 
-def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
+def _runs_by_group(runs: list[dict]) -> dict[tuple, list[dict]]:
     """Finished runs grouped by (dataset, model, loss), in sweep order, each group sorted by seed."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -270,7 +284,7 @@ def _groups(runs: list[dict]) -> dict[tuple, list[dict]]:
 def _aggregates(runs: list[dict]) -> list[dict]:
     """Mean, std and t-interval over seeds of every run-level number, per (dataset, model, loss)."""
     out = []
-    for (dataset, model, loss), group in _groups(runs).items():
+    for (dataset, model, loss), group in _runs_by_group(runs).items():
         finals = {k: t_interval([_num((r["final"] or {}).get(k)) for r in group]) for k in ("loss", "val_loss")}
         fine = {}
         for q in group[0]["fine"]:
@@ -298,7 +312,7 @@ def _num(v) -> float:
 
 def _comparisons(runs: list[dict], images: dict) -> list[dict]:
     """Each loss against bce on the same dataset, model and seed (difference = loss - bce)."""
-    groups = _groups(runs)
+    groups = _runs_by_group(runs)
     out = []
     for (dataset, model, loss), group in groups.items():
         base = groups.get((dataset, model, BASELINE))
@@ -310,6 +324,7 @@ def _comparisons(runs: list[dict], images: dict) -> list[dict]:
         for metric, image_metric in COMPARED.items():
             diffs = [_num(by_seed[s]["metrics"][metric]) - _num(base_by_seed[s]["metrics"][metric]) for s in seeds]
             seed_level = paired_test(diffs)
+            seed_level["excludes_zero"] = _excludes_zero(seed_level["ci95"])
             seed_level["per_seed"] = [{"seed": s, "difference": d} for s, d in zip(seeds, diffs)]
             base_mean = t_interval([base_by_seed[s]["metrics"][metric] for s in seeds])["mean"]
             relative = (seed_level["mean"] / abs(base_mean)
@@ -346,13 +361,13 @@ def _verdicts(comparisons: list[dict], runs: list[dict]) -> list[dict]:
     out = []
     for (dataset, model), losses in present.items():
         row = {"dataset": dataset, "model": model, "compared": "bce - mse"}
-        lacking = [l for l in (BASELINE, "mse") if l not in losses]
+        lacking = [l for l in (BASELINE, COMPARATOR) if l not in losses]
         if lacking:
             row.update(status="not available", sentence=f"{dataset}/{model}: no verdict, no finished "
                        f"{' or '.join(lacking)} run.")
             out.append(row)
             continue
-        effects = {m: _bce_minus_mse(index[(dataset, model, "mse", m)])
+        effects = {m: _bce_minus_mse(index[(dataset, model, COMPARATOR, m)])
                    for m in ("rmse_midtone", "sharpness_midtone", "midtone_extreme_rmse_ratio")}
         n = effects["rmse_midtone"]["n"]
         row["n_seeds"] = n
@@ -378,7 +393,7 @@ def _bce_minus_mse(comparison: dict) -> dict:
     if s["mean"] is not None and comparison["baseline_mean"] is not None:
         mse_mean = comparison["baseline_mean"] + s["mean"]
     relative = mean / abs(mse_mean) if mean is not None and mse_mean not in (None, 0) else None
-    return {"n": s["n"], "difference": mean, "ci95": ci, "p_value": s["p_value"],
+    return {"n": s["n"], "difference": mean, "ci95": ci, "excludes_zero": _excludes_zero(ci), "p_value": s["p_value"],
             "d_z": None if s["d_z"] is None else -s["d_z"], "bce_mean": comparison["baseline_mean"],
             "mse_mean": mse_mean, "relative_to_mse": relative}
 
@@ -532,6 +547,214 @@ def _replication(aggregates: list[dict], config: dict) -> list[dict]:
     return rows
 
 
+# --- judgements the report shows --------------------------------------------------------------------------
+
+def _planned_groups(results: dict) -> list[list[str]]:
+    """(dataset, model, loss) of every group the sweep planned or ran, in sweep order."""
+    config = results["sweep"]["config"] or {}
+    pairs = config.get("pairs") or [(m, l) for m in config.get("models", []) for l in config.get("losses", [])]
+    groups = [(config.get("dataset"), m, l) for m, l in pairs]
+    for r in results["runs"] + results["missing"]:
+        key = (r["dataset"], r["model"], r["loss"])
+        if key not in groups:
+            groups.append(key)
+    return [list(g) for g in groups]
+
+
+def _models_of(results: dict) -> list[tuple[str, str]]:
+    """(dataset, model) pairs in sweep order."""
+    return list(dict.fromkeys((d, m) for d, m, _ in results["groups"]))
+
+
+def _losses_of(results: dict, dataset: str, model: str) -> list[str]:
+    return [loss for d, m, loss in results["groups"] if (d, m) == (dataset, model)]
+
+
+def _answer(verdicts: list[dict]) -> dict:
+    """The one-word answer over models: yes (BCE worse for every model), no, mixed, or none (no verdict)."""
+    rated = [v for v in verdicts if v.get("status") in ("worse", "equal", "better")]
+    by_status = {st: [[v["dataset"], v["model"]] for v in rated if v["status"] == st]
+                 for st in ("worse", "equal", "better")}
+    if not rated:
+        word = "none"
+    elif len(by_status["worse"]) == len(rated):
+        word = "yes"
+    elif len(by_status["equal"]) == len(rated) or len(by_status["better"]) == len(rated):
+        word = "no"
+    else:
+        word = "mixed"
+    return {"word": word, "rated": len(rated), "by_status": by_status}
+
+
+def _theory_checks(results: dict) -> list[dict]:
+    """Per model and loss: does the midtone/extreme RMSE ratio move against BCE's the way the weights predict?"""
+    pred = results["theory"].get("predicted_extreme_to_midtone_weight", {})
+    comps = {(c["dataset"], c["model"], c["loss"], c["metric"]): c for c in results["comparisons"]}
+    out = []
+    for dataset, model, loss in results["groups"]:
+        if loss == BASELINE:
+            continue
+        row = {"dataset": dataset, "model": model, "loss": loss, "weight": pred.get(loss),
+               "baseline_weight": pred.get(BASELINE), "measured": None}
+        comp = comps.get((dataset, model, loss, "midtone_extreme_rmse_ratio"))
+        if loss not in pred or BASELINE not in pred:
+            row.update(expect="no per-pixel closed form", outcome="not tested")
+            out.append(row)
+            continue
+        if math.isclose(pred[loss], pred[BASELINE], rel_tol=1e-9):
+            row["expect"], sign = "same ratio as BCE", 0
+        elif pred[loss] < pred[BASELINE]:
+            row["expect"], sign = "smaller ratio than BCE", -1
+        else:
+            row["expect"], sign = "larger ratio than BCE", 1
+        if comp is None or comp["seed_level"]["mean"] is None:
+            row["outcome"] = "not tested"
+            out.append(row)
+            continue
+        sl = comp["seed_level"]
+        row["measured"] = {"difference": sl["mean"], "ci95": sl["ci95"]}
+        ci = sl["ci95"]
+        if not ci:
+            row["outcome"] = "too few seeds"
+        elif sign == 0:
+            row["outcome"] = "agrees" if not _excludes_zero(ci) else "disagrees"
+        elif _excludes_zero(ci):
+            row["outcome"] = "agrees" if (sl["mean"] > 0) == (sign > 0) else "disagrees"
+        else:
+            row["outcome"] = "inconclusive"
+        out.append(row)
+    return out
+
+
+#: A last-epoch relative drop of the mean validation loss at or below this counts as a settled learning curve.
+SETTLED_DROP = 0.005
+
+
+def _convergence(runs: list[dict]) -> list[dict]:
+    """Per (dataset, model, loss): the mean learning curve over seeds and how much it fell in its last epoch."""
+    out = []
+    for (dataset, model, loss), group in _runs_by_group(runs).items():
+        curve = _mean_history(group)
+        drop = None
+        if curve and len(curve["val"]) >= 2 and curve["val"][-2]:
+            drop = (curve["val"][-2] - curve["val"][-1]) / abs(curve["val"][-2])
+        out.append({"dataset": dataset, "model": model, "loss": loss, "learning_curve": curve,
+                    "last_epoch_drop": drop, "settled": None if drop is None else drop <= SETTLED_DROP})
+    return out
+
+
+def _mean_history(runs: list[dict]) -> dict | None:
+    """Mean over seeds of the learning curves (truncated to the shortest)."""
+    hist = [r["history"] for r in runs if r.get("history") and r["history"].get("val_loss")]
+    if not hist:
+        return None
+    n = min(len(h["val_loss"]) for h in hist)
+
+    def mean(key):
+        rows = [[np.nan if v is None else v for v in (h.get(key) or [None] * n)[:n]] for h in hist]
+        arr = np.array(rows, dtype=float)
+        ok = ~np.isnan(arr)
+        return [float(arr[ok[:, j], j].mean()) if ok[:, j].any() else None for j in range(n)]
+
+    epochs = hist[0].get("epoch") or list(range(1, n + 1))
+    return {"epoch": epochs[:n], "val": mean("val_loss"), "train": mean("loss")}
+
+
+#: Criteria of the best-loss table: (metric, lower is better).
+BEST_LOSS_CRITERIA = (("rmse_midtone", True), ("ssim_midtone", False), ("ssim", False))
+
+
+def _recommendation(results: dict) -> dict:
+    """Which losses beat BCE on midtone RMSE (paired CI below zero) per model, and the best loss per criterion."""
+    aggs = {(a["dataset"], a["model"], a["loss"]): a for a in results["aggregates"]}
+    comps = {(c["dataset"], c["model"], c["loss"], c["metric"]): c for c in results["comparisons"]}
+    loss_order = list(dict.fromkeys(g[2] for g in results["groups"]))
+    best, contests, wins = [], [], {}
+    for dataset, model in _models_of(results):
+        losses = _losses_of(results, dataset, model)
+        cands = [(loss, aggs[(dataset, model, loss)]) for loss in losses if (dataset, model, loss) in aggs]
+        for metric, lower_better in BEST_LOSS_CRITERIA if len(cands) >= 2 else ():
+            scored = [(loss, a["metrics"].get(metric, {})) for loss, a in cands
+                      if _finite(a["metrics"].get(metric, {}).get("mean"))]
+            if not scored:
+                continue
+            loss, stat = (min if lower_better else max)(scored, key=lambda p: p[1]["mean"])
+            row = {"dataset": dataset, "model": model, "metric": metric, "loss": loss, "mean": stat["mean"],
+                   "ci95": stat.get("ci95"), "vs_baseline": None}
+            comp = comps.get((dataset, model, loss, metric))
+            if loss != BASELINE and comp and comp["seed_level"]["mean"] is not None:
+                sl = comp["seed_level"]
+                row["vs_baseline"] = {"difference": sl["mean"], "ci95": sl["ci95"],
+                                      "excludes_zero": _excludes_zero(sl["ci95"])}
+            best.append(row)
+        others = [loss for loss in losses if loss != BASELINE and (dataset, model, loss, "rmse_midtone") in comps]
+        if not others or (dataset, model, BASELINE) not in aggs:
+            continue
+        contests.append([dataset, model])
+        for loss in others:
+            sl = comps[(dataset, model, loss, "rmse_midtone")]["seed_level"]
+            if _excludes_zero(sl["ci95"]) and sl["mean"] < 0:
+                wins.setdefault(loss, []).append([dataset, model])
+    ranked = sorted(wins.items(), key=lambda p: (-len(p[1]), loss_order.index(p[0])))
+    return {"contests": contests, "wins": [{"loss": loss, "models": models} for loss, models in ranked],
+            "best": best}
+
+
+#: Test images shown in the report's gallery, and the side of its zoomed midtone crop (pixels).
+GALLERY_IMAGES = 6
+GALLERY_CROP = 12
+
+
+def _gallery_choice(sweep: Path, results: dict) -> list[dict]:
+    """Per dataset, the test images the gallery shows (most midtone pixels), their crop boxes, and the run
+    (lowest finished seed) shown for each model and loss."""
+    band = metrics.BANDS[metrics.MIDTONE]
+    out = []
+    for dataset in dict.fromkeys(g[0] for g in results["groups"]):
+        targets = _load_targets(sweep / dataset / "targets.npz")
+        if isinstance(targets, str):
+            out.append({"dataset": dataset, "images": None, "note": f"{dataset}: no readable targets.npz"})
+            continue
+        with np.load(sweep / dataset / "targets.npz") as z:
+            index = z["index"] if "index" in z.files else None
+        unit = data.to_unit(targets).astype(np.float64)
+        chosen = _pick_images(unit, band)
+        shown = {}
+        for r in sorted(results["runs"], key=lambda r: r["seed"]):
+            if r["dataset"] == dataset:
+                shown.setdefault(f"{r['model']}/{r['loss']}", {"seed": r["seed"], "path": r["path"]})
+        out.append({"dataset": dataset, "images": chosen.tolist(),
+                    "test_index": (index[chosen] if index is not None else chosen).tolist(),
+                    "boxes": [list(_crop_box(unit[i], band)) for i in chosen], "runs": shown,
+                    "midtone": [band.lo, band.hi], "crop": GALLERY_CROP})
+    return out
+
+
+def _pick_images(targets: np.ndarray, band) -> np.ndarray:
+    """The images with the most midtone pixels (ties: lower index first)."""
+    counts = band.contains(targets).sum(axis=(1, 2))
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    return np.sort(order[:GALLERY_IMAGES])
+
+
+def _crop_box(image: np.ndarray, band) -> tuple[int, int, int]:
+    """(row, col, size) of the square window with the most midtone pixels (first such window)."""
+    size = min(GALLERY_CROP, *image.shape)
+    mask = band.contains(image).astype(np.int64)
+    integral = np.pad(mask.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
+    r, c = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(r), int(c), size
+
+
+def _excludes_zero(ci) -> bool:
+    return bool(ci) and all(_finite(c) for c in ci) and (ci[0] > 0 or ci[1] < 0)
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
 # --- methods, serialisation --------------------------------------------------------------------------------
 
 def _methods() -> dict:
@@ -556,6 +779,7 @@ def _methods() -> dict:
         "hf_energy_ratio": f"power-spectrum energy above {metrics.HF_CUTOFF} cycles/pixel, recon / target, pooled",
         "bce_kl": "mean over pixels of KL(Bern(a) || Bern(x)) in nats, x clipped to [1e-7, 1 - 1e-7]",
         "confidence": CONFIDENCE,
+        "settled_drop": SETTLED_DROP,
         "seed_aggregation": "mean, sample std (ddof 1) and Student-t 95% CI over per-seed run values",
         "paired_primary": "difference loss - bce paired by seed; t-interval and two-sided one-sample t-test over "
                           "the per-seed differences (n = paired seeds); d_z = mean / std",

@@ -111,15 +111,15 @@ def _cmd_data(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from replicate import losses, models
+    from replicate import tutorial, vocabulary
 
     print("models (tutorial section: layers)")
-    for name in models.NAMES:
-        print(f"  {name:22s} {models.DESCRIPTIONS[name]}")
+    for m in vocabulary.MODELS.values():
+        print(f"  {m.key:22s} {tutorial.PROTOCOLS[m.key].section}: {m.note}")
     print("losses")
-    for loss in losses.REGISTRY.values():
-        note = "" if loss.key in TRAINED_LOSSES else " [reported for every run, not trained]"
-        print(f"  {loss.key:22s} {loss.display}: {loss.formula} ({loss.description}){note}")
+    for loss in vocabulary.LOSSES.values():
+        note = "" if loss.trained else " [reported for every run, not trained]"
+        print(f"  {loss.key:22s} {loss.name}: {loss.formula} ({loss.note}){note}")
     return 0
 
 
@@ -143,9 +143,9 @@ def _cmd_run(args) -> int:
         test_limit=args.test_limit, backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
         mixed_precision=args.mixed_precision or None)
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
-    from replicate import train
+    from replicate import sweep as sweeps
 
-    failed = train.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
+    failed = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
     if not args.no_report:
         _evaluate_and_report(out)
     if failed:

@@ -23,7 +23,7 @@ def compare(a: dict, b: dict) -> list[str]:
     out = []
     if a.get("schema_version") != b.get("schema_version"):
         return [f"schema_version differs: {a.get('schema_version')} vs {b.get('schema_version')}"]
-    groups_a, groups_b = _groups(a), _groups(b)
+    groups_a, groups_b = _aggregates_by_key(a), _aggregates_by_key(b)
     for key in sorted(groups_a.keys() ^ groups_b.keys()):
         out.append(f"{'/'.join(key)}: only in {'first' if key in groups_a else 'second'}")
     for key in sorted(groups_a.keys() & groups_b.keys()):
@@ -49,5 +49,5 @@ def compare_files(path_a, path_b) -> list[str]:
     return compare(read_json(path_a), read_json(path_b))
 
 
-def _groups(results: dict) -> dict[tuple[str, str, str], dict]:
+def _aggregates_by_key(results: dict) -> dict[tuple[str, str, str], dict]:
     return {(g["dataset"], g["model"], g["loss"]): g for g in results.get("aggregates", [])}

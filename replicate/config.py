@@ -5,14 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from replicate import tutorial
+from replicate import tutorial, vocabulary
 from replicate.data import DATASETS
 
-MODELS = tuple(tutorial.PROTOCOLS)
-LOSSES = ("bce", "bce_kl", "mse", "mae", "huber", "continuous_bernoulli", "ssim", "ms_ssim_l1")
-#: Losses trained as their own runs. ``bce_kl`` has BCE's gradients, so it is a metric of every run instead.
-TRAINED_LOSSES = tuple(k for k in LOSSES if k != "bce_kl")
-FULL_LOSSES = ("bce", "mse", "mae", "huber", "continuous_bernoulli", "ssim", "ms_ssim_l1")
+MODELS = vocabulary.MODEL_KEYS
+LOSSES = vocabulary.LOSS_KEYS
+TRAINED_LOSSES = vocabulary.TRAINED_LOSSES
 BACKENDS = ("tensorflow", "jax")
 PROFILES = ("smoke", "quick", "tutorial")
 
@@ -120,7 +118,7 @@ def protocol_run(model: str, *, dataset: str, loss: str, seed: int, epochs: int 
 
 
 def _pairs(models, base_losses, full_models=()) -> tuple[tuple[str, str], ...]:
-    return tuple((m, loss) for m in models for loss in (FULL_LOSSES if m in full_models else base_losses))
+    return tuple((m, loss) for m in models for loss in (TRAINED_LOSSES if m in full_models else base_losses))
 
 
 #: quick: Fashion-MNIST subsets and epochs sized so the whole sweep, metrics and report included, fits in

@@ -22,18 +22,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from replicate.vocabulary import loss_color, loss_label
+
 #: Resolution of the embedded PNGs: sharp on screen, light enough to keep a full report within a few MB.
 DPI = 110
-#: One colour per loss key, the same in every figure (Okabe-Ito palette: distinguishable with colour blindness).
-LOSS_COLORS = {
-    "bce": "#D55E00", "bce_kl": "#E69F00", "mse": "#0072B2", "mae": "#009E73", "huber": "#56B4E9",
-    "continuous_bernoulli": "#CC79A7", "ssim": "#B8860B", "ms_ssim_l1": "#555555",
-}
-LOSS_LABELS = {
-    "bce": "BCE", "bce_kl": "BCE − H", "mse": "MSE", "mae": "MAE", "huber": "Huber",
-    "continuous_bernoulli": "Cont. Bernoulli", "ssim": "SSIM", "ms_ssim_l1": "MS-SSIM+L1",
-}
-_FALLBACK = ("#332288", "#117733", "#882255", "#44AA99", "#999933", "#AA4499")
 _STYLE = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
@@ -57,16 +49,6 @@ _DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 #: Colours of target intensities (distinct from the loss colours): dark to light as the target gets brighter.
 TARGET_COLORS = ("#1b2a49", "#36648b", "#6fa0cc", "#a9c6e2")
 _WIDTH = 9.0  # inches: about 990 px at DPI, the report's column width
-
-
-def loss_color(key: str) -> str:
-    """The colour of a loss in every figure (a stable fallback for keys without one)."""
-    return LOSS_COLORS.get(key) or _FALLBACK[sum(map(ord, key)) % len(_FALLBACK)]
-
-
-def loss_label(key: str) -> str:
-    """Short display name of a loss key."""
-    return LOSS_LABELS.get(key, key)
 
 
 def to_data_uri(fig: Figure) -> str:

@@ -15,11 +15,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from replicate import theory
+from replicate import theory, vocabulary
 
 IMAGE_SIDE = 28
-#: Zhao et al. (2017) weight of the MS-SSIM term (the paper's value; their released code defaults to 0.025).
-MS_SSIM_ALPHA = 0.84
+MS_SSIM_ALPHA = vocabulary.MS_SSIM_ALPHA
 #: Gaussian widths of the full-resolution MS-SSIM of Zhao et al. (2017), finest to coarsest.
 MS_SSIM_SIGMAS = (0.5, 1.0, 2.0, 4.0, 8.0)
 SSIM_SIGMA = 1.5
@@ -76,7 +75,7 @@ def mae(y_true, y_pred):
 def huber(y_true, y_pred):
     a, x = _as_float(y_true, y_pred)
     err = ops.abs(x - a)
-    d = theory.HUBER_DELTA
+    d = vocabulary.HUBER_DELTA
     return _per_sample(ops.where(err <= d, 0.5 * ops.square(err), d * err - 0.5 * d * d))
 
 
@@ -174,15 +173,14 @@ def ms_ssim_l1(y_true, y_pred):
 
 @dataclass(frozen=True)
 class Loss:
-    """A reconstruction loss: per-sample values, what its output means, and how the report describes it."""
+    """A reconstruction loss: its vocabulary entry, its per-sample function and what its output means."""
 
     key: str
-    display: str
-    formula: str
-    description: str
     fn: Callable
-    needs_unit_range: bool
-    pixelwise: bool
+
+    @property
+    def term(self) -> vocabulary.LossTerm:
+        return vocabulary.loss(self.key)
 
     def __call__(self, y_true, y_pred):
         return self.fn(y_true, y_pred)
@@ -195,7 +193,7 @@ class Loss:
 
     def check_targets(self, y: np.ndarray, what: str = "targets") -> None:
         """Refuse data outside [0, 1] for losses defined only there (checked once, before training)."""
-        if not self.needs_unit_range:
+        if not self.term.unit_range:
             return
         lo, hi = float(np.min(y)), float(np.max(y))
         if lo < 0.0 or hi > 1.0 or not np.isfinite(lo + hi):
@@ -203,36 +201,16 @@ class Loss:
                              "rescale the data (e.g. uint8 / 255) or choose mse, mae or huber.")
 
 
-_LOSSES = (
-    Loss("bce", "Binary cross-entropy", "−[a ln x + (1−a) ln(1−x)]",
-         "the tutorial's loss, applied to non-binary targets in [0, 1]", bce, True, True),
-    Loss("bce_kl", "BCE minus target entropy", "BCE(a, x) − H(a) = KL(Bern(a) ‖ Bern(x))",
-         "same gradients as BCE, zero at a perfect reconstruction", bce_kl, True, True),
-    Loss("mse", "Mean squared error", "(x − a)²", "symmetric, every intensity weighted alike", mse, False, True),
-    Loss("mae", "Mean absolute error", "|x − a|", "symmetric, constant slope; optimum is the median",
-         mae, False, True),
-    Loss("huber", "Huber", f"½(x − a)² if |x − a| ≤ {theory.HUBER_DELTA}, else {theory.HUBER_DELTA}(|x − a| − "
-         f"{theory.HUBER_DELTA / 2})", f"quadratic near the target, linear beyond δ = {theory.HUBER_DELTA}",
-         huber, False, True),
-    Loss("continuous_bernoulli", "Continuous Bernoulli", "BCE(a, λ) − ln C(λ), C(λ) = 2 artanh(1−2λ)/(1−2λ)",
-         "the properly normalised likelihood for [0, 1] data (Loaiza-Ganem & Cunningham, 2019); "
-         "the image is the distribution's mean", continuous_bernoulli, True, True),
-    Loss("ssim", "SSIM", "1 − SSIM (Gaussian window σ = 1.5, 11 taps)",
-         "structural similarity (Wang et al., 2004) as a loss", ssim, True, False),
-    Loss("ms_ssim_l1", "MS-SSIM + L1", f"{MS_SSIM_ALPHA}·(1 − MS-SSIM) + {1 - MS_SSIM_ALPHA:.2f}·G_σ=8 ⊛ |x − a|",
-         "Zhao et al. (2017) mix; full-resolution MS-SSIM with Gaussian widths 0.5, 1, 2, 4, 8",
-         ms_ssim_l1, True, False),
-)
-REGISTRY: dict[str, Loss] = {loss.key: loss for loss in _LOSSES}
-NAMES = tuple(REGISTRY)
+_FUNCTIONS = {"bce": bce, "bce_kl": bce_kl, "mse": mse, "mae": mae, "huber": huber,
+              "continuous_bernoulli": continuous_bernoulli, "ssim": ssim, "ms_ssim_l1": ms_ssim_l1}
+REGISTRY: dict[str, Loss] = {key: Loss(key, _FUNCTIONS[key]) for key in vocabulary.LOSS_KEYS}
+NAMES = vocabulary.LOSS_KEYS
 
 
 def get(name: str) -> Loss:
     """The loss registered under ``name``; a ``ValueError`` lists the valid names."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(NAMES)}") from None
+    vocabulary.loss(name)
+    return REGISTRY[name]
 
 
 @keras.saving.register_keras_serializable(package="replicate")

@@ -13,8 +13,6 @@ from typing import Callable
 import keras
 from keras import layers, ops, regularizers
 
-from replicate import tutorial
-
 ORIGINAL_DIM = 28 * 28
 
 
@@ -155,8 +153,6 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "simple": simple, "sparse": sparse, "deep": deep, "conv": conv, "denoising": denoising, "vae": vae,
 }
 NAMES = tuple(BUILDERS)
-DESCRIPTIONS = {name: f"{tutorial.PROTOCOLS[name].section}: {BUILDERS[name].__doc__.splitlines()[0]}"
-                for name in NAMES}
 #: Models that add a loss of their own (the sparse model's activity penalty, the VAE's KL term). Keras adds it to
 #: the total but not to any output's loss, so these models always train alone, never fused with other losses.
 OWN_LOSS = frozenset({"sparse", "vae"})

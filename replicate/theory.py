@@ -11,12 +11,13 @@ import math
 
 import numpy as np
 
-#: Losses whose value is a mean of an independent per-pixel term.
-PIXELWISE = ("bce", "bce_kl", "mse", "mae", "huber", "continuous_bernoulli")
+from replicate import vocabulary
+
+#: Losses whose value is a mean of an independent per-pixel term (the vocabulary says which).
+PIXELWISE = vocabulary.PIXELWISE
 #: Clipping of predictions away from 0 and 1, the same as ``keras.losses.binary_crossentropy``.
 EPS = 1e-7
-#: Huber threshold. Keras' default (1.0) exceeds every error possible on [0, 1] data, where Huber would be 0.5*MSE.
-HUBER_DELTA = 0.1
+HUBER_DELTA = vocabulary.HUBER_DELTA
 #: Below this distance from lambda = 1/2 the continuous Bernoulli's log-normaliser uses its Taylor series.
 CB_TAYLOR_HALF_WIDTH = 1e-3
 

@@ -68,9 +68,10 @@ def test_wilcoxon_drops_zero_differences():
 def test_schema_and_strict_json(default_sweep):
     _, path = default_sweep
     r = _results(path)
-    assert r["schema_version"] == 1
+    assert r["schema_version"] == 2
     assert list(r) == ["schema_version", "sweep", "methods", "runs", "missing", "aggregates", "comparisons",
-                       "verdicts", "theory", "replication"]
+                       "verdicts", "theory", "replication", "groups", "answer", "theory_checks", "convergence",
+                       "recommendation", "gallery"]
     assert r["sweep"]["provenance"]["git"]["dirty"] is False
     run = r["runs"][0]
     assert run["history"]["epoch"] == [1, 2, 3] and run["final"]["val_loss"] == run["history"]["val_loss"][-1]

@@ -6,7 +6,7 @@ from keras import ops
 from skimage.metrics import structural_similarity
 
 from replicate import losses, theory
-from tests.test_theory import GRID, cb_log_norm_reference
+from tests.references import GRID, cb_log_norm_reference
 
 RNG = np.random.default_rng(0)
 A = RNG.random((4, 784)).astype("float32")
@@ -129,7 +129,7 @@ def test_continuous_bernoulli_reconstruction_is_its_mean():
 
 
 def test_unknown_loss():
-    with pytest.raises(ValueError, match="valid losses: bce, bce_kl, mse"):
+    with pytest.raises(ValueError, match="valid loss keys: bce, bce_kl, mse"):
         losses.get("l3")
 
 

@@ -7,77 +7,21 @@ import json
 import re
 import shutil
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from replicate import analysis, report
+from replicate.report.format import fmt
 from replicate.fileio import read_json, write_json
 from tests.fake_sweep import write_fake_sweep
+from tests.html_page import SECTIONS, parse
 
-SECTIONS = ["answer", "question", "worked-example", "mechanism", "evidence", "reconstructions", "replication",
-            "alternatives", "limitations", "reproduce"]
 XSS = "<script>alert(1)</script>"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 #: Tags whose URL attributes make a browser fetch something.
 RESOURCE_TAGS = {"img", "script", "link", "iframe", "frame", "embed", "object", "source", "video", "audio", "track",
                  "input", "image", "use"}
-
-
-class _Page(HTMLParser):
-    """Collects sections (with their headings and text), images, tables and every URL-bearing attribute."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.sections: dict[str, dict] = {}
-        self.order: list[str] = []
-        self.images: list[str] = []
-        self.tables: list[dict] = []
-        self.urls: list[tuple[str, str, str]] = []
-        self.tags: set[str] = set()
-        self._section = None
-        self._tbody = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.tags.add(tag)
-        if tag == "section":
-            self._section = attrs.get("id")
-            self.order.append(self._section)
-            self.sections[self._section] = {"heading": False, "text": "", "images": 0}
-        if tag == "h2" and self._section:
-            self.sections[self._section]["heading"] = True
-        if tag == "img":
-            self.images.append(attrs.get("src") or "")
-            if self._section:
-                self.sections[self._section]["images"] += 1
-        if tag == "table":
-            self.tables.append({"rows": 0, "section": self._section})
-        if tag == "tbody":
-            self._tbody = True
-        if tag == "tr" and self._tbody and self.tables:
-            self.tables[-1]["rows"] += 1
-        for name in ("src", "href", "srcset", "data", "poster", "action", "xlink:href"):
-            if attrs.get(name):
-                self.urls.append((tag, name, attrs[name]))
-
-    def handle_endtag(self, tag):
-        if tag == "section":
-            self._section = None
-        if tag == "tbody":
-            self._tbody = False
-
-    def handle_data(self, data):
-        if self._section:
-            self.sections[self._section]["text"] += data
-
-
-def _parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    page.close()
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +38,7 @@ def fake(tmp_path_factory):
     analysis.evaluate_sweep(root)
     out = report.write_report(root)
     html = out.read_text(encoding="utf-8")
-    return root, out, html, _parse(html)
+    return root, out, html, parse(html)
 
 
 def test_default_path_and_all_ten_sections_in_order(fake):
@@ -159,9 +103,9 @@ def test_numbers_come_from_results_json(fake):
     root, _, html, page = fake
     results = read_json(root / "results.json")
     for row in results["theory"]["worked_example"]["rows"]:
-        assert report.fmt(row["bce_nats"], 4) in page.sections["worked-example"]["text"]
+        assert fmt(row["bce_nats"], 4) in page.sections["worked-example"]["text"]
     for v in results["verdicts"]:
-        assert report.fmt(v["rmse_midtone"]["bce_mean"], sig=3) in page.sections["answer"]["text"]
+        assert fmt(v["rmse_midtone"]["bce_mean"], sig=3) in page.sections["answer"]["text"]
     assert results["verdicts"][0]["sentence"] in page.sections["answer"]["text"]
     assert "replicate run --out" in page.sections["reproduce"]["text"]
     assert "@software{replicate2026" in page.sections["reproduce"]["text"]
@@ -178,7 +122,7 @@ def test_rebuilds_from_results_json_alone(fake, tmp_path):
     root, _, _, _ = fake
     shutil.copy(root / "results.json", tmp_path / "results.json")
     html = report.write_report(tmp_path, tmp_path / "elsewhere.html").read_text(encoding="utf-8")
-    page = _parse(html)
+    page = parse(html)
     assert page.order == SECTIONS
     assert page.sections["reconstructions"]["images"] == 0
     assert "gallery is omitted" in page.sections["reconstructions"]["text"]
@@ -188,7 +132,7 @@ def test_evaluates_first_when_results_json_is_missing(tmp_path):
     """No results.json: write_report runs the analysis; a lone-seed sweep without MSE still renders, verdict-less."""
     root = write_fake_sweep(tmp_path, losses=("bce", "mse"), seeds=(0,), n_images=6, failed=[("simple", "mse", 0)])
     assert not (root / "results.json").exists()
-    page = _parse(report.write_report(root).read_text(encoding="utf-8"))
+    page = parse(report.write_report(root).read_text(encoding="utf-8"))
     assert (root / "results.json").exists()
     assert page.order == SECTIONS
     assert "No verdict" in page.sections["answer"]["text"]
@@ -204,16 +148,16 @@ def test_gallery_shows_the_images_with_most_midtones(fake):
     with np.load(root / "fashion_mnist/targets.npz") as z:
         a, index = z["images"] / 255, z["index"]
     counts = ((a > 0.3) & (a <= 0.7)).sum(axis=(1, 2))
-    expected = sorted(sorted(range(len(counts)), key=lambda i: (-counts[i], i))[:report.GALLERY_IMAGES])
+    expected = sorted(sorted(range(len(counts)), key=lambda i: (-counts[i], i))[:analysis.GALLERY_IMAGES])
     listed = ", ".join(str(int(index[i])) for i in expected)
     assert f"fashion_mnist: {listed})" in " ".join(page.sections["reconstructions"]["text"].split())
 
 
-def test_report_modules_import_no_deep_learning_backend(tmp_path):
-    """report and figures rebuild from numbers alone: importing them loads neither Keras nor TensorFlow."""
+def test_report_and_analysis_import_no_deep_learning_backend(tmp_path):
+    """analysis, report and figures work from numbers alone: importing them loads neither Keras nor TensorFlow."""
     import subprocess
 
-    code = ("import sys; import replicate.report, replicate.figures; "
+    code = ("import sys; import replicate.analysis, replicate.report, replicate.figures, replicate.vocabulary; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax'))))")
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])

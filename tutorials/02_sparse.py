@@ -15,7 +15,7 @@ Expected result: the post reports "a train loss of 0.11 and test loss of 0.10", 
 """
 
 import common
-from replicate import fileio, models, train, tutorial_plots
+from replicate import fileio, models, sweep, train, tutorial_plots
 
 #: The post's code means: this model's and the simple model's, over the 10,000 MNIST test images.
 REPORTED_CODE_MEAN = {"sparse": 3.33, "simple": 7.30}
@@ -52,7 +52,7 @@ and the same output folder, its trained weights are reloaded here and measured t
 
 simple_cfg = common.run_config(args, "simple")
 simple_dir = args.out / "runs" / simple_cfg.path
-simple_done = train.run_status(simple_dir) == "done"
+simple_done = sweep.run_status(simple_dir) == "done"
 if simple_done and fileio.read_json(simple_dir / "config.json") == simple_cfg.to_dict():
     simple = models.build("simple", seed=train.run_seed(simple_cfg))
     simple.autoencoder.load_weights(simple_dir / "model.keras")

@@ -20,7 +20,7 @@ Expected result: the post has no number for this; it uses BCE throughout. The sc
 import sys
 
 import common
-from replicate import analysis, config, data, fileio, train, tutorial
+from replicate import analysis, config, data, fileio, sweep, tutorial
 
 args = common.parse_args("Train one of the post's models under every loss and compare the reconstructions.",
                          loss_comparison=True)
@@ -40,7 +40,7 @@ epochs = args.epochs or (common.QUICK_EPOCHS if args.quick else proto.epochs)
 train_limit = common.QUICK_TRAIN if args.quick else data.SIZES["train"]
 test_limit = common.QUICK_TEST if args.quick else data.SIZES["test"]
 losses = list(dict.fromkeys(["bce", *args.losses]))
-sweep = config.override(config.profile("quick"), dataset=args.dataset, models=[args.model], losses=losses,
+plan = config.override(config.profile("quick"), dataset=args.dataset, models=[args.model], losses=losses,
                         seeds=range(args.seed, args.seed + args.seeds), epochs=epochs,
                         train_limit=train_limit, test_limit=test_limit)
 if args.quick:
@@ -52,9 +52,9 @@ if args.quick:
 # Settings that change what a run means are part of the folder name, so a finished run is only reused
 # by a sweep that would have trained it the same way.
 sweep_dir = args.out / "runs" / f"loss_comparison_{args.model}_{args.dataset}_{epochs}ep_{train_limit}"
-print(f"{len(sweep.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
+print(f"{len(plan.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
 with common.exit_on_data_error():
-    failed = train.run_sweep(sweep, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
+    failed = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
 if failed:
     print(f"{failed} run(s) failed; their status.json says why. The others are compared below.", file=sys.stderr)
 

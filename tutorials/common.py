@@ -29,7 +29,7 @@ def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.N
     p.add_argument("--dataset", choices=data.DATASETS, help="default: mnist, or synthetic with --quick")
     if loss_comparison:
         p.add_argument("--model", choices=config.MODELS, default="simple", help="default: %(default)s")
-        p.add_argument("--losses", nargs="+", choices=config.TRAINED_LOSSES, default=list(config.FULL_LOSSES),
+        p.add_argument("--losses", nargs="+", choices=config.TRAINED_LOSSES, default=list(config.TRAINED_LOSSES),
                        help="default: all of them (bce, the baseline, is always added)")
         p.add_argument("--seeds", type=int, default=1, help="number of seeds from --seed on (default: 1)")
     else:
@@ -99,18 +99,18 @@ def train_section(args: argparse.Namespace, model: str) -> Trained:
     with exit_on_data_error():
         x_train = data.load(cfg.dataset, "train", data_dir=args.data_dir, n=cfg.train_limit)
         x_test = data.load(cfg.dataset, "test", data_dir=args.data_dir, n=cfg.test_limit)
-    from replicate import models, train  # Keras loads here, once the data is known to be there
+    from replicate import models, sweep, train  # Keras loads here, once the data is known to be there
 
     run_dir = args.out / "runs" / cfg.path
     if (run_dir / "config.json").exists() and fileio.read_json(run_dir / "config.json") != cfg.to_dict():
-        train.clean_run(run_dir)  # an older run with other settings: start again
-    if train.run_status(run_dir) == "done":
+        sweep.clean_run(run_dir)  # an older run with other settings: start again
+    if sweep.run_status(run_dir) == "done":
         status = fileio.read_json(run_dir / "status.json")
         print(f"Reusing the finished run in {run_dir}")
     else:
         print(f"Training {model} ({cfg.loss}, {cfg.optimizer}, batch {cfg.batch_size}) for "
               f"{plural(cfg.epochs, 'epoch')} on {len(x_train[:cfg.train_limit])} {cfg.dataset} images into {run_dir}")
-        status = train.train_run(cfg, run_dir, x_train, x_test, on_epoch=_print_epoch(cfg.epochs))
+        status = train.train_one(cfg, run_dir, x_train, x_test, on_epoch=_print_epoch(cfg.epochs))
     if status["status"] != "done":
         print(f"error: training failed: {status['reason']}", file=sys.stderr)
         sys.exit(1)

@@ -1,0 +1,91 @@
+"""The report's evidence section: error by intensity, the metric tables, the theory checks and learning curves,
+formatted from ``results.json``."""
+from __future__ import annotations
+
+from replicate import figures
+from replicate.report.format import ci_decimals, decimals, effect, fmt, fmt_ci
+from replicate.report.view import Results
+from replicate.vocabulary import BASELINE, loss_color, loss_label
+
+#: Metric tables: (title, caption, ((metric key, label, direction)...)); direction +1 higher is better,
+#: -1 lower is better, 0 neither (the difference is marked, not judged).
+METRIC_TABLES = (
+    ("Whole image", "SSIM (Gaussian window), PSNR (mean over images), sharpness (gradient magnitude kept, "
+     "1 = as sharp as the target) and the share of high-frequency energy kept.",
+     (("ssim", "SSIM", 1), ("psnr_mean_of_images", "PSNR (dB)", 1), ("sharpness", "Sharpness", 0),
+      ("hf_energy_ratio", "HF energy kept", 0))),
+    ("By target intensity", "Computed over midtone target pixels, or extreme ones (exact 0, dark, highlight, "
+     "exact 1); the last column is midtone RMSE / extreme RMSE.",
+     (("ssim_midtone", "Midtone SSIM", 1), ("rmse_midtone", "Midtone RMSE", -1),
+      ("rmse_extreme", "Extreme RMSE", -1), ("sharpness_midtone", "Midtone sharpness", 0),
+      ("midtone_extreme_rmse_ratio", "Midtone / extreme", 0))),
+)
+
+
+def evidence(s: Results) -> dict:
+    t = s.theory
+    centers = t.get("fine_centers", [])
+    curves, learning = {}, {}
+    for dataset, model in s.models:
+        title = s.title(dataset, model)
+        for loss in s.losses_of(dataset, model):
+            agg = s.aggs.get((dataset, model, loss))
+            if agg is None or "rmse" not in agg.get("fine", {}):
+                continue
+            f = agg["fine"]["rmse"]
+            curves.setdefault(title, {})[loss] = {"mean": f["mean"], "lo": f["ci_lo"], "hi": f["ci_hi"]}
+            lc = (s.convergence.get((dataset, model, loss)) or {}).get("learning_curve")
+            if lc and len(lc["epoch"]) > 1:
+                learning.setdefault(title, {})[loss] = lc
+    predicted = {k: v for k, v in t.get("relative_weight_at_fine_centers", {}).items()
+                 if k in ("bce", "mse", "continuous_bernoulli") and any(k in c for c in curves.values())}
+    return {
+        "curves": figures.error_by_intensity(centers, curves, predicted, s.midtone_range()) if curves else None,
+        "tables": [_metric_table(s, title, caption, spec) for title, caption, spec in METRIC_TABLES],
+        "learning": figures.learning_curves(learning) if learning else None,
+        "checks": [_check(s, c) for c in s.r.get("theory_checks", [])],
+    }
+
+
+def _metric_table(s: Results, title: str, caption: str, spec) -> dict:
+    """Rows (grouped by model) of mean [CI] and the paired difference to BCE [CI] per metric."""
+    groups = []
+    for dataset, model in s.models:
+        rows = []
+        for loss in s.losses_of(dataset, model):
+            key = (dataset, model, loss)
+            done, expected = s.seed_count(key)
+            row = {"loss": loss_label(loss), "color": loss_color(loss), "seeds": f"{done}/{expected}",
+                   "partial": done < expected, "missing": done == 0, "cells": []}
+            agg = s.aggs.get(key)
+            for metric, _, direction in spec:
+                stat = (agg or {}).get("metrics", {}).get(metric) or {}
+                d = decimals(stat.get("mean"), 3)
+                cell = {"value": fmt(stat.get("mean"), d), "ci": fmt_ci(stat.get("ci95"), d) if stat else ""}
+                comp = s.comps.get((dataset, model, loss, metric))
+                if loss == BASELINE:
+                    cell["delta"] = "baseline"
+                    cell["mark"] = "base"
+                elif comp and comp["seed_level"]["mean"] is not None:
+                    sl = comp["seed_level"]
+                    dd = ci_decimals(sl["mean"], sl["ci95"])
+                    sig = bool(sl.get("excludes_zero"))
+                    better = sig and direction and (sl["mean"] * direction > 0)
+                    worse = sig and direction and (sl["mean"] * direction < 0)
+                    cell.update(delta=fmt(sl["mean"], dd, sign=True), delta_ci=fmt_ci(sl["ci95"], dd, sign=True),
+                                p="" if sl.get("p_value") is None else f"p = {sl['p_value']:.2g}",
+                                mark="better" if better else "worse" if worse else "sig" if sig else "ns")
+                else:
+                    cell.update(delta="no paired BCE run", mark="na")
+                row["cells"].append(cell)
+            rows.append(row)
+        groups.append({"model": s.title(dataset, model), "rows": rows})
+    return {"title": title, "caption": caption, "columns": [label for _, label, _ in spec], "groups": groups}
+
+
+def _check(s: Results, c: dict) -> dict:
+    """One row of the table that holds the weighting's prediction against the measured ratio."""
+    return {"model": s.title(c["dataset"], c["model"]), "loss": loss_label(c["loss"]),
+            "weight": fmt(c.get("weight"), sig=3), "bce_weight": fmt(c.get("baseline_weight"), sig=3),
+            "expect": c["expect"], "measured": effect(c["measured"]) if c.get("measured") else
+            ("—" if c["expect"] == "no per-pixel closed form" else "no paired runs"), "outcome": c["outcome"]}

@@ -1,0 +1,74 @@
+"""The command line end to end on synthetic data: a smoke sweep with its report, listing, bad input."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replicate import cli, config, data, fileio
+from tests.html_page import SECTIONS, parse
+
+
+def test_smoke_sweep_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = Path("sweep")
+    assert cli.main(["run", "--profile", "smoke", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"report: {out / 'report.html'}"
+    page = parse((out / "report.html").read_text(encoding="utf-8"))  # the report of a real (smoke) sweep
+    assert page.order == SECTIONS and all(len(sec["text"].split()) > 20 for sec in page.sections.values())
+    assert page.images and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert all(table["rows"] > 0 for table in page.tables)
+    sweep = fileio.read_json(out / "sweep.json")
+    runs = config.profile("smoke").runs()
+    assert len(sweep["runs"]) == len(runs) and all(r["status"] == "done" for r in sweep["runs"])
+    assert sum("epoch 1/1 loss" in line and "sweep ETA" in line for line in lines) == len(runs)
+    run = out / runs[0].path
+    for name in ("config.json", "history.json", "status.json", "model.keras", "reconstructions.npz"):
+        assert (run / name).exists(), name
+    assert not list(run.glob("checkpoint*"))
+    recon = np.load(run / "reconstructions.npz")["recon"]
+    assert recon.shape == (64, 28, 28) and recon.dtype == np.float16
+    assert fileio.read_json(run / "config.json") == runs[0].to_dict()
+    prov = fileio.read_json(out / "provenance.json")
+    for key in ("versions", "backend", "device", "git", "command", "data", "started", "finished"):
+        assert key in prov, key
+    assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
+    assert prov["command"] == f"replicate run --profile smoke --out {out}"
+    assert prov["fused"] is True and "trained side by side" in (out / "report.html").read_text(encoding="utf-8")
+    assert fileio.read_json(out / runs[0].path / "status.json")["trained_with"] == ["mse", "ssim"]
+    for path in out.rglob("*.json"):  # nothing in the tree depends on where it lives
+        assert str(tmp_path) not in path.read_text() and "/usr/" not in path.read_text(), path
+    # A second invocation redoes nothing.
+    assert cli.main(["run", "--profile", "smoke", "--out", str(out), "--no-report"]) == 0
+    assert f"({len(runs)} already done)" in capsys.readouterr().out
+
+
+def test_list_names_every_model_and_loss(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in (*config.MODELS, *config.LOSSES):
+        assert f"  {name} " in out, name
+    assert "bce_kl" in out and "reported for every run, not trained" in out
+
+
+def test_unreadable_path_exits_2(tmp_path, capsys):
+    assert cli.main(["compare", str(tmp_path / "missing.json"), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--models", "resnet"], "invalid choice: 'resnet'"),
+    (["run", "--losses", "bce_kl"], "invalid choice: 'bce_kl'"),
+    (["run", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["run", "--seeds", "2", "--seed", "1"], "not allowed with argument"),
+    (["run", "--epochs", "0"], "--epochs must be a positive integer"),
+    (["run", "--seed", "1", "1"], "distinct non-negative"),
+    (["evaluate", "/nonexistent"], "not a sweep folder"),
+])
+def test_bad_input_exits_2(argv, message, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert code == 2
+    assert message in capsys.readouterr().err

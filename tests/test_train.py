@@ -1,0 +1,163 @@
+"""Training one run, or the losses of a model and seed side by side: determinism, resume, fusion, feeds."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replicate import config, fileio, losses, train
+from tests.runs import TINY, synthetic_split
+
+
+def test_same_config_same_numbers(tmp_path):
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**TINY)
+    first = train.train_one(cfg, tmp_path / "a", train_x, test_x)
+    second = train.train_one(cfg, tmp_path / "b", train_x, test_x)
+    assert first["status"] == second["status"] == "done"
+    assert (tmp_path / "a/history.json").read_bytes() == (tmp_path / "b/history.json").read_bytes()
+    ra, rb = (np.load(tmp_path / f"{d}/reconstructions.npz")["recon"] for d in "ab")
+    np.testing.assert_array_equal(ra, rb)
+
+
+def test_mixed_precision_keeps_a_float32_output(tmp_path):
+    import keras
+
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "epochs": 1, "mixed_precision": True})
+    assert train.train_one(cfg, tmp_path / "run", train_x, test_x)["status"] == "done"
+    # The loss-scaling optimizer of mixed precision is not restored by load_model; weights and layers are.
+    model = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    assert model.layers[-1].dtype_policy.name == "float32" and model.output.dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for the next run
+    assert np.isfinite(np.load(tmp_path / "run/reconstructions.npz")["recon"]).all()
+
+
+def _stop_after_first(epoch, row):
+    if epoch == 1:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("changes", [{"model": "vae"}, {"mixed_precision": True}], ids=["vae", "mixed_precision"])
+def test_interrupted_run_resumes_bit_identical(tmp_path, changes):
+    """Stop after epoch 1, resume, get the same run: the checkpoint holds the VAE's sampling-noise state and the
+    loss-scaling optimizer's scale and step counter as well as weights and optimizer slots."""
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, **changes})
+    train.train_one(cfg, tmp_path / "straight", train_x, test_x)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_one(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=_stop_after_first)
+    assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["histories"][0]["epoch"]) == 1
+    train.train_one(cfg, tmp_path / "resumed", train_x, test_x)
+    assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed/reconstructions.npz")["recon"],
+                                  np.load(tmp_path / "straight/reconstructions.npz")["recon"])
+
+
+def test_losses_of_one_model_and_seed_share_initialisation():
+    a = config.RunConfig(**TINY)
+    b = config.RunConfig(**{**TINY, "loss": "mse"})
+    c = config.RunConfig(**{**TINY, "seed": 1})
+    assert train.run_seed(a) == train.run_seed(b) != train.run_seed(c)
+
+
+def _weights(run_dir: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
+
+
+@pytest.mark.parametrize("model,names", [("simple", ("bce", "mse", "ssim")), ("conv", ("mae", "ms_ssim_l1"))])
+def test_fused_runs_train_as_they_would_alone(tmp_path, model, names):
+    """Losses trained side by side in one model end with the weights, losses and reconstructions of solo runs."""
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "model": model, "loss": name, "epochs": 2}) for name in names]
+    fused = train.train_side_by_side(cfgs, [tmp_path / "fused" / c.loss for c in cfgs], tmp_path / "state", train_x, test_x)
+    assert [s["status"] for s in fused] == ["done"] * len(cfgs) and not (tmp_path / "state").exists()
+    for cfg, status in zip(cfgs, fused):
+        alone = train.train_one(cfg, tmp_path / "alone" / cfg.loss, train_x, test_x)
+        assert status["trained_with"] == [n for n in names if n != cfg.loss]
+        for w_fused, w_alone in zip(_weights(tmp_path / "fused" / cfg.loss), _weights(tmp_path / "alone" / cfg.loss),
+                                    strict=True):
+            np.testing.assert_allclose(w_fused, w_alone, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(status["final_val_loss"], alone["final_val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(np.load(tmp_path / "fused" / cfg.loss / "reconstructions.npz")["recon"],
+                                   np.load(tmp_path / "alone" / cfg.loss / "reconstructions.npz")["recon"], atol=1e-3)
+
+
+def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "loss": name}) for name in ("bce", "huber")]
+
+    def run(name, on_epoch=None):
+        return train.train_side_by_side(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
+                                train_x, test_x, on_epoch)
+
+    run("straight")
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed", _stop_after_first)
+    saved = fileio.read_json(tmp_path / "resumed/state/checkpoint.json")
+    assert saved["losses"] == ["bce", "huber"] and [len(h["epoch"]) for h in saved["histories"]] == [1, 1]
+    run("resumed")
+    for name in ("bce", "huber"):
+        assert (tmp_path / "resumed" / name / "history.json").read_bytes() == \
+            (tmp_path / "straight" / name / "history.json").read_bytes()
+        np.testing.assert_array_equal(np.load(tmp_path / "resumed" / name / "reconstructions.npz")["recon"],
+                                      np.load(tmp_path / "straight" / name / "reconstructions.npz")["recon"])
+
+
+def test_models_with_a_loss_of_their_own_train_alone():
+    """Keras adds a model's own loss (activity penalty, KL) to the total only, so those models are never fused."""
+    from replicate import models
+
+    for name in config.MODELS:
+        built = models.build(name, seed=0)
+        shape = (2, 784) if built.flat else (2, 28, 28, 1)
+        built.autoencoder(np.full(shape, 0.5, dtype="float32"), training=True)
+        assert bool(built.autoencoder.losses) == (name in models.OWN_LOSS), name
+        cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
+        assert train.fusable(cfg) == (name not in models.OWN_LOSS)
+    assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
+
+
+def test_both_feeds_give_each_epoch_its_own_seeded_order():
+    """The tf.data feed and the PyDataset feed yield the same batches: epoch e in the order permutation(seed, e)."""
+    import tensorflow as tf
+
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "train_limit": 100, "noise_factor": 0.5})
+    arrays = train.prepare(cfg, train_x, test_x, flat=True)
+    tf_data, tf_epoch = train.epoch_feed(arrays, cfg, seed=7, outputs=2, backend="tensorflow")
+    py_data, py_epoch = train.epoch_feed(arrays, cfg, seed=7, outputs=2, backend="jax")
+    assert isinstance(tf_data, tf.data.Dataset) and len(py_data) == 4  # 3 batches of 32, then 4 images
+    for epoch in (0, 1, 0):
+        tf_epoch(epoch)
+        py_epoch(epoch)
+        order = np.random.default_rng([7, epoch]).permutation(100)
+        batches = list(tf_data.as_numpy_iterator())
+        assert len(batches) == 4
+        for i, (x, (y1, y2)) in enumerate(batches):
+            px, (py1, py2) = py_data[i]
+            index = order[32 * i:32 * (i + 1)]
+            np.testing.assert_array_equal(x, arrays.x_train[index])
+            np.testing.assert_array_equal(px, x)
+            for y in (y1, y2, py1, py2):
+                np.testing.assert_array_equal(y, arrays.y_train[index])
+
+
+def test_fused_runs_resume_after_one_of_them_failed(tmp_path, monkeypatch):
+    """A run that failed stops its history early; the others resume from the epoch they reached."""
+    monkeypatch.setitem(losses.REGISTRY, "mae", losses.Loss("mae", lambda a, x: losses.mse(a, x) * float("nan")))
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "loss": name}) for name in ("mae", "mse")]
+
+    def stop_after_second(epoch, rows):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    dirs = [tmp_path / c.loss for c in cfgs]
+    with pytest.raises(KeyboardInterrupt):
+        train.train_side_by_side(cfgs, dirs, tmp_path / "state", train_x, test_x, stop_after_second)
+    statuses = train.train_side_by_side(cfgs, dirs, tmp_path / "state", train_x, test_x)
+    assert statuses[0]["status"] == "failed" and "epoch 1" in statuses[0]["reason"]
+    assert statuses[1]["status"] == "done" and fileio.read_json(dirs[1] / "history.json")["epoch"] == [1, 2, 3]
