@@ -1,17 +1,17 @@
 """Command line: ``replicate data | list | run | evaluate | report | compare``. A thin caller of the library.
 
 Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do);
-100 + n when n runs of a sweep failed; 130 when interrupted (finished epochs and runs are kept).
+100 + n when n runs of a sweep failed or were screened out (collapsed, diverged); 130 when interrupted (finished
+epochs and runs are kept).
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from replicate import __version__
-from replicate.config import BACKENDS, DATASETS, MODELS, PROFILES, TRAINED_LOSSES
+from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFILES, TRAINED_LOSSES
 
 EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 100
@@ -65,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--test-limit", type=int, metavar="N", help="evaluate on the first N test images")
     r.add_argument("--out", help="sweep folder (default: runs/<profile>-<dataset>)")
     r.add_argument("--data-dir", help="a folder with local dataset files (also $REPLICATE_DATA_DIR)")
-    r.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+    r.add_argument("--backend", choices=BACKEND_CHOICES,
+                   help="Keras backend for every model (default: auto, each model on the faster one here)")
+    r.add_argument("--endpoint", choices=ENDPOINTS,
+                   help="pre-registered primary endpoint, BCE - MSE paired by seed (default: rmse_midtone)")
+    r.add_argument("--margin", type=float,
+                   help="equivalence margin, a fraction of MSE's mean (default: 0.02, i.e. 2 %%)")
     r.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (output layer stays float32)")
     r.add_argument("--one-by-one", action="store_true",
                    help="train each run alone (default: the losses of a model and seed train side by side in one "
@@ -115,7 +120,7 @@ def _cmd_list(args) -> int:
 
     print("models (tutorial section: layers)")
     for m in vocabulary.MODELS.values():
-        print(f"  {m.key:22s} {tutorial.PROTOCOLS[m.key].section}: {m.note}")
+        print(f"  {m.key:22s} {tutorial.PROTOCOLS[m.post_model].section}: {m.note}")
     print("losses")
     for loss in vocabulary.LOSSES.values():
         note = "" if loss.trained else " [reported for every run, not trained]"
@@ -126,10 +131,8 @@ def _cmd_list(args) -> int:
 def _cmd_run(args) -> int:
     from replicate import config
 
-    if args.backend:
-        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != args.backend:
-            raise UsageError("the Keras backend can only be chosen before Keras is imported")
-        os.environ["KERAS_BACKEND"] = args.backend
+    if args.margin is not None and not 0 < args.margin < 1:
+        raise UsageError(f"--margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; got {args.margin}")
     for flag in ("seeds", "epochs", "train_limit", "test_limit"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -137,21 +140,29 @@ def _cmd_run(args) -> int:
     if args.seed is not None and (min(args.seed) < 0 or len(set(args.seed)) != len(args.seed)):
         raise UsageError(f"--seed takes distinct non-negative integers, got {args.seed}")
     seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
+    dataset = args.dataset
+    if dataset is None and args.profile in ("replication", "tutorial"):
+        from replicate import data
+
+        dataset = data.best_mnist(args.data_dir)
     sweep = config.override(
-        config.profile(args.profile), dataset=args.dataset, models=args.models, losses=args.losses,
+        config.profile(args.profile, dataset=dataset), models=args.models, losses=args.losses,
         seeds=None if seeds is None else tuple(seeds), epochs=args.epochs, train_limit=args.train_limit,
-        test_limit=args.test_limit, backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        mixed_precision=args.mixed_precision or None)
+        test_limit=args.test_limit, backend=args.backend, mixed_precision=args.mixed_precision or None,
+        endpoint=args.endpoint, margin=args.margin)
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
     from replicate import sweep as sweeps
 
-    failed = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
-    if not args.no_report:
+    counts = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
+    if not args.no_report and counts["usable"]:
         _evaluate_and_report(out)
-    if failed:
-        print(f"{failed} run(s) failed; see status.json in their folders. Run the same command to retry them.",
-              file=sys.stderr)
-        return EXIT_FAILED_RUNS + min(failed, 99)
+    bad = counts["failed"] + counts["screened"]
+    print(f"{counts['runs']} runs: {counts['usable']} usable, {counts['failed']} failed, {counts['screened']} "
+          "screened out (collapsed or diverged)" + (f", {counts['pending']} pending" if counts["pending"] else ""))
+    if bad:
+        print(f"{bad} run(s) are not usable evidence; their status.json says why (the report lists them). Run the "
+              "same command to retry the failed ones.", file=sys.stderr)
+        return EXIT_FAILED_RUNS + min(bad, 99)
     return 0
 
 

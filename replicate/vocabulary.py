@@ -23,15 +23,33 @@ class LossTerm:
     pixelwise: bool  # a mean of independent per-pixel terms, so ``theory`` has its closed form
     unit_range: bool  # defined only for targets in [0, 1]
     trained: bool = True  # False: reported as a metric of every run, never trained on
+    #: Its cell of the mechanism's 2 x 2 factorial: whose weighting of errors near the optimum ("bce": r ~ 1,
+    #: "mse": r ~ 2a(1-a)) and whether its logit gradient saturates with the output; None outside it.
+    weighting: str | None = None
+    saturates: bool | None = None
 
 
 @dataclass(frozen=True)
 class ModelTerm:
-    """How a model is named: its key, label and a one-line note (its layers)."""
+    """How a model is named (key, label, a one-line note) and what it is: the post's layers and protocol it
+    follows, and how a variant differs (code size, the 2016 post's optimizer, a rescaled penalty)."""
 
     key: str
     label: str
     note: str
+    architecture: str = ""  # the post's model whose layers it has; "" = its own key
+    protocol: str = ""  # the post's model whose training protocol it follows; "" = its architecture
+    code_size: int | None = None  # the simple model's code width, where it is not the post's 32
+    optimizer: str | None = None  # None: the current post's; "adadelta": the 2016-2017 post's (learning rate 1.0)
+    penalty: str = "post"  # "rescaled": the model's own penalty scaled by the loss's curvature at mid-grey
+
+    @property
+    def builder(self) -> str:
+        return self.architecture or self.key
+
+    @property
+    def post_model(self) -> str:
+        return self.protocol or self.builder
 
 
 #: The loss every other loss is compared with, and the one the primary comparison sets against it.
@@ -49,7 +67,7 @@ _LOSS_TERMS = (
              "the tutorial's loss, applied to non-binary targets in [0, 1]",
              "The tutorial's loss: the log-likelihood of a Bernoulli pixel, used here on grey levels. Its floor "
              "H(a) depends on the target and its per-intensity weight is 1/(a(1 − a)).",
-             "#D55E00", pixelwise=True, unit_range=True),
+             "#D55E00", pixelwise=True, unit_range=True, weighting="bce", saturates=False),
     LossTerm("bce_kl", "BCE − H", "BCE minus target entropy", "BCE(a, x) − H(a) = KL(Bern(a) ‖ Bern(x))",
              "same gradients as BCE, zero at a perfect reconstruction",
              "BCE shifted so that a perfect reconstruction scores zero. Same gradients, so the same training; "
@@ -58,7 +76,7 @@ _LOSS_TERMS = (
     LossTerm("mse", "MSE", "Mean squared error", "(x − a)²", "symmetric, every intensity weighted alike",
              "Symmetric and equally weighted at every intensity; the Gaussian log-likelihood with fixed variance. "
              "Its optimum under uncertainty is the conditional mean, like BCE's.",
-             "#0072B2", pixelwise=True, unit_range=False),
+             "#0072B2", pixelwise=True, unit_range=False, weighting="mse", saturates=True),
     LossTerm("mae", "MAE", "Mean absolute error", "|x − a|", "symmetric, constant slope; optimum is the median",
              "Constant slope, so small errors are not forgiven; its optimum under uncertainty is the conditional "
              "median, which keeps edges where the mean would average them.",
@@ -87,6 +105,20 @@ _LOSS_TERMS = (
              "The perceptual mix of Zhao et al. (IEEE TCI, 2017): multi-scale SSIM for structure plus a "
              "Gaussian-weighted L1 term that keeps colours and flat areas from drifting.",
              "#555555", pixelwise=False, unit_range=True),
+    LossTerm("mse_bce_weight", "MSE·w_BCE", "MSE with BCE's weighting",
+             "(x − a)² / (2 max(a(1−a), ε))",
+             "keeps BCE's 1/(a(1−a)) weighting of errors, removes BCE's non-saturating gradient",
+             "MSE weighted by 1/(a(1 − a)): near the optimum it weighs an error at each intensity as BCE does, "
+             "but its logit gradient fades as the output saturates, as MSE's does. With BCE it isolates the "
+             "gradient's shape; with MSE, the weighting. ε floors a(1 − a) at its smallest 8-bit value.",
+             "#882255", pixelwise=True, unit_range=True, weighting="bce", saturates=True),
+    LossTerm("bce_mse_weight", "BCE·w_MSE", "BCE with MSE's weighting",
+             "2 max(a(1−a), ε) · [BCE(a, x) − H(a)]",
+             "keeps BCE's non-saturating gradient, removes its 1/(a(1−a)) weighting (MSE's instead)",
+             "BCE's divergence weighted by 2a(1 − a): its logit gradient 2a(1 − a)(x − a) never fades with the "
+             "output, as BCE's does, but it weighs errors near the optimum as MSE does. With BCE it isolates the "
+             "weighting; with MSE, the gradient's shape. ε floors a(1 − a) at its smallest 8-bit value.",
+             "#44AA99", pixelwise=True, unit_range=True, weighting="mse", saturates=False),
 )
 LOSSES: dict[str, LossTerm] = {t.key: t for t in _LOSS_TERMS}
 LOSS_KEYS = tuple(LOSSES)
@@ -95,7 +127,7 @@ TRAINED_LOSSES = tuple(k for k, t in LOSSES.items() if t.trained)
 #: Losses with a closed-form per-pixel theory.
 PIXELWISE = tuple(k for k, t in LOSSES.items() if t.pixelwise)
 
-_MODEL_TERMS = (
+_POST_MODELS = (
     ModelTerm("simple", "simple", "784 -> Dense(32, relu) -> Dense(784, sigmoid): \"the simplest possible "
               "autoencoder\""),
     ModelTerm("sparse", "sparse", "the simple model with an L1 activity penalty on the code; the post's literal "
@@ -108,8 +140,39 @@ _MODEL_TERMS = (
     ModelTerm("vae", "VAE", "dense VAE of the current post: 784 -> 64 (relu) -> (z_mean, z_log_sigma) in 2-D -> "
               "64 -> 784 sigmoid"),
 )
+#: The post's models with their own penalty rescaled so that it weighs the same against every loss.
+_RESCALED = tuple(
+    ModelTerm(f"{m}_rescaled", f"{m} (rescaled penalty)", f"the {m} model with its {what} multiplied by the "
+              "loss's curvature at mid-grey relative to BCE's, so the penalty weighs alike against every loss",
+              architecture=m, penalty="rescaled")
+    for m, what in (("sparse", "L1 activity penalty"), ("vae", "KL term")))
+#: The post's models under the 2016-2017 versions' optimizer (adadelta at Keras' then learning rate 1.0).
+_ADADELTA = tuple(
+    ModelTerm(f"{m}_adadelta", f"{m} (adadelta)", f"the {m} model trained as the 2016-2017 post did: adadelta, "
+              "learning rate 1.0", architecture=m, optimizer="adadelta")
+    for m in ("simple", "sparse", "deep", "conv"))
+#: The simple model at several code sizes, for the capacity sweep (``simple_32`` has the post's layers, under
+#: the capacity sweep's budget).
+CODE_SIZES = (8, 16, 32, 64, 128, 256)
+_CAPACITY = tuple(
+    ModelTerm(f"simple_{w}", f"simple, code {w}", f"784 -> Dense({w}, relu) -> Dense(784, sigmoid)",
+              architecture="simple", code_size=w)
+    for w in CODE_SIZES)
+_MODEL_TERMS = _POST_MODELS + _RESCALED + _ADADELTA + _CAPACITY
 MODELS: dict[str, ModelTerm] = {t.key: t for t in _MODEL_TERMS}
 MODEL_KEYS = tuple(MODELS)
+#: The six models of the post, in its order.
+POST_MODELS = tuple(t.key for t in _POST_MODELS)
+#: The losses of the mechanism's factorial, and which is which.
+FACTORIAL = tuple(k for k, t in LOSSES.items() if t.weighting is not None)
+#: Floor on a(1 - a) in the weighted losses: its smallest non-zero value on 8-bit data, (1/255)(254/255), so that
+#: exact 0 and 1 keep a finite, non-zero weight (that of the nearest 8-bit level).
+WEIGHT_FLOOR = (1 / 255) * (254 / 255)
+
+
+def code_size(key: str) -> int:
+    """The code width of a simple-model key (the post's 32 unless the key names another)."""
+    return model(key).code_size or 32
 
 _FALLBACK_COLORS = ("#332288", "#117733", "#882255", "#44AA99", "#999933", "#AA4499")
 

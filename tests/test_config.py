@@ -21,8 +21,53 @@ def test_config_is_frozen_and_validated():
 def test_quick_profile_covers_the_comparison():
     quick = config.profile("quick")
     assert quick.dataset == "fashion_mnist" and len(quick.seeds) >= 3
-    for model in config.MODELS:
+    for model in (*config.POST, "sparse_rescaled", "vae_rescaled"):
         assert {(model, "bce"), (model, "mse")} <= set(quick.pairs)
     for model in ("simple", "conv"):
-        assert {(model, loss) for loss in config.TRAINED_LOSSES} <= set(quick.pairs)
+        assert {(model, loss) for loss in config.COMPARED_LOSSES} <= set(quick.pairs)
     assert ("simple", "bce_kl") not in quick.pairs
+
+
+@pytest.mark.parametrize("name", config.PROFILES)
+def test_every_profile_is_a_valid_sweep_that_survives_its_json(name):
+    sweep = config.profile(name)
+    assert config.sweep_from_dict(json.loads(json.dumps(sweep.to_dict()))) == sweep
+    assert sweep.runs() and all(r.backend in config.BACKENDS for r in sweep.runs())
+
+
+def test_standard_profile_has_the_seeds_for_its_primary_endpoint():
+    standard = config.profile("standard")
+    assert len(standard.seeds) >= 8 and standard.endpoint == "rmse_midtone" and standard.patience
+    assert {("sparse_rescaled", "mse"), ("vae_rescaled", "mse"), ("denoising", "bce")} <= set(standard.pairs)
+
+
+def test_replication_budget_is_the_posts_optimizer_steps():
+    """simple: 50 epochs x ceil(60000/256) = 235 steps = 11,750 steps; on 8,004 images ceil(8004/256) = 32 steps
+    per epoch, so 368 epochs. conv: 50 x 469 = 23,450 steps; 63 per epoch, so 373 epochs."""
+    assert config.step_budget_epochs("simple", "mnist10k") == 368
+    assert config.step_budget_epochs("conv_adadelta", "mnist10k") == 373
+    assert config.step_budget_epochs("deep", "mnist") == 100
+    rep = config.profile("replication")
+    assert rep.dataset == "mnist10k" and set(rep.losses) == {"bce"} and rep.patience is None
+    assert {r.optimizer for r in rep.runs() if r.model.endswith("_adadelta")} == {"adadelta"}
+    assert {r.learning_rate for r in rep.runs() if r.model.endswith("_adadelta")} == {1.0}
+
+
+def test_auto_backend_puts_dense_models_on_jax_and_convolutions_on_tensorflow():
+    assert config.backend_for("simple") == "jax" and config.backend_for("vae_rescaled") == "jax"
+    assert config.backend_for("conv") == config.backend_for("denoising") == "tensorflow"
+    assert config.backend_for("conv", "jax") == "jax"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"endpoint": "psnr"}, "unknown endpoint 'psnr'"),
+    ({"margin": 0.0}, "equivalence margin must be a fraction"),
+    ({"margin": -0.1}, "equivalence margin must be a fraction"),
+    ({"backend": "torch"}, "unknown backend 'torch'"),
+    ({"pairs": (("sparse_rescaled", "mae"),)}, "has no curvature at mid-grey"),
+])
+def test_bad_sweep_settings_are_refused(change, message):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(config.profile("smoke"), **change)

@@ -1,16 +1,22 @@
-"""Loss registry: parity with keras.losses, closed forms, autodiff gradients, SSIM against scikit-image."""
+"""Losses from logits: parity with keras.losses, the continuous Bernoulli against 50-digit references, autodiff
+gradients and curvatures against the closed forms, SSIM against scikit-image."""
 import keras
+import mpmath
 import numpy as np
 import pytest
 from keras import ops
 from skimage.metrics import structural_similarity
 
-from replicate import losses, theory
-from tests.references import GRID, cb_log_norm_reference
+from replicate import losses, theory, vocabulary
 
 RNG = np.random.default_rng(0)
 A = RNG.random((4, 784)).astype("float32")
-X = RNG.uniform(0.02, 0.98, (4, 784)).astype("float32")
+Z = RNG.normal(0, 2.5, (4, 784)).astype("float32")
+PIXELWISE_TRAINED = [k for k in vocabulary.PIXELWISE]
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
 def grad(fn, x):
@@ -28,126 +34,192 @@ def grad(fn, x):
     return np.asarray(tape.gradient(total, x))
 
 
+def second(fn, x):
+    """Diagonal of the Hessian of sum(fn(x)) for a function that acts pixel by pixel."""
+    x = ops.convert_to_tensor(x)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        g = jax.grad(lambda v: ops.sum(fn(v)))
+        return np.asarray(jax.grad(lambda v: ops.sum(g(v)))(x))
+    import tensorflow as tf
+
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            total = ops.sum(fn(x))
+        g = inner.gradient(total, x)
+    return np.asarray(outer.gradient(g, x))
+
+
 @pytest.mark.parametrize("key,reference", [
-    ("bce", keras.losses.binary_crossentropy),
-    ("mse", keras.losses.mean_squared_error),
-    ("mae", keras.losses.mean_absolute_error),
-    ("huber", lambda a, x: keras.losses.huber(a, x, delta=theory.HUBER_DELTA)),
+    ("bce", lambda a, z: keras.losses.binary_crossentropy(a, z, from_logits=True)),
+    ("mse", lambda a, z: keras.losses.mean_squared_error(a, ops.sigmoid(z))),
+    ("mae", lambda a, z: keras.losses.mean_absolute_error(a, ops.sigmoid(z))),
+    ("huber", lambda a, z: keras.losses.huber(a, ops.sigmoid(z), delta=theory.HUBER_DELTA)),
 ])
 def test_parity_with_keras(key, reference):
-    np.testing.assert_allclose(losses.get(key)(A, X), reference(A, X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(losses.get(key)(A, Z), reference(A, Z), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key", PIXELWISE_TRAINED)
+def test_values_equal_the_closed_form(key):
+    want = theory.loss_z(key, A.astype("float64"), Z.astype("float64")).mean(axis=1)
+    np.testing.assert_allclose(losses.get(key)(A, Z), want, rtol=2e-5, atol=2e-6)
 
 
 def test_bce_and_bce_kl_differ_by_target_entropy():
-    diff = np.asarray(losses.get("bce")(A, X)) - np.asarray(losses.get("bce_kl")(A, X))
+    diff = np.asarray(losses.get("bce")(A, Z)) - np.asarray(losses.get("bce_kl")(A, Z))
     np.testing.assert_allclose(diff, theory.entropy(A.astype(float)).mean(axis=1), rtol=1e-5)
-    other = np.asarray(losses.get("bce")(A, A[::-1])) - np.asarray(losses.get("bce_kl")(A, A[::-1]))
-    np.testing.assert_allclose(other, diff, rtol=1e-5)  # the same constant whatever the prediction
 
 
 def test_bce_kl_is_zero_at_perfect_reconstruction():
-    np.testing.assert_allclose(losses.get("bce_kl")(A, A), 0.0, atol=2e-6)
+    a = np.clip(A, 0.01, 0.99).astype("float64")
+    np.testing.assert_allclose(losses.get("bce_kl")(a, theory.logit(a)), 0.0, atol=1e-12)
 
 
-def test_cb_log_norm_keras_matches_high_precision():
-    got = np.asarray(losses.cb_log_norm(ops.convert_to_tensor(GRID, dtype="float64")))
-    want = np.array([cb_log_norm_reference(v) for v in GRID])
-    np.testing.assert_allclose(got, want, rtol=1e-12)
-    got32 = np.asarray(losses.cb_log_norm(ops.convert_to_tensor(GRID.astype("float32"))))
-    want32 = np.array([cb_log_norm_reference(float(v)) for v in GRID.astype("float32")])
-    np.testing.assert_allclose(got32, want32, rtol=2e-6)
+def cb_nll_reference(a: float, z: float) -> float:
+    """ln((e^z - 1) / z) - a z at 50 digits (ln 1 = 0 at z = 0 by continuity)."""
+    mpmath.mp.dps = 50
+    z = mpmath.mpf(float(z))
+    partition = mpmath.mpf(0) if z == 0 else mpmath.log(mpmath.expm1(z) / z)
+    return float(partition - mpmath.mpf(float(a)) * z)
 
 
-@pytest.mark.parametrize("key", ["bce", "bce_kl", "mse", "mae", "huber", "continuous_bernoulli"])
-def test_pixelwise_gradients_equal_closed_form(key):
-    """Autodiff of the per-sample mean over 784 pixels equals theory.dloss_dx / 784, pixel by pixel."""
-    a, x = A.astype("float64"), X.astype("float64")
-    auto = grad(lambda v: losses.get(key)(a, v), x)
-    np.testing.assert_allclose(auto * 784, theory.dloss_dx(key, a, x), rtol=1e-6, atol=1e-9)
+LOGITS = [-80.0, -20.0, -1.0, -0.1, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 0.0999, 0.1, 1.0, 20.0, 80.0]
 
 
-@pytest.mark.parametrize("key", ["bce", "mse", "continuous_bernoulli"])
-def test_logit_gradients_equal_closed_form(key):
-    a = A.astype("float64")
-    z = RNG.normal(0, 2, A.shape)
-    auto = grad(lambda v: losses.get(key)(a, ops.sigmoid(v)), z)
-    np.testing.assert_allclose(auto * 784, theory.dloss_dz(key, a, z), rtol=1e-5, atol=1e-9)
+@pytest.mark.parametrize("dtype,rtol,atol", [("float64", 1e-11, 1e-13), ("float32", 2e-6, 2e-7)])
+def test_continuous_bernoulli_from_logits_matches_high_precision(dtype, rtol, atol):
+    """No clipping: at z = +-20 and +-80 and near 0 the loss is A(z) - a z to 50-digit precision (A(z) = ln((e^z
+    - 1)/z), the log-partition of Loaiza-Ganem & Cunningham, NeurIPS 2019)."""
+    for a in (0.0, 0.3, 1.0):
+        z = np.array(LOGITS, dtype)[None]
+        got = np.asarray(losses.continuous_bernoulli(np.full_like(z, a), z)) * z.size  # per-sample mean -> sum
+        want = sum(cb_nll_reference(a, float(v)) for v in z[0])
+        assert got[0] == pytest.approx(want, rel=rtol, abs=atol * z.size)
+        for v in z[0]:
+            one = float(losses.continuous_bernoulli(np.array([[a]], dtype), np.array([[v]], dtype))[0])
+            assert one == pytest.approx(cb_nll_reference(a, float(v)), rel=rtol, abs=atol), (a, v)
 
 
-def test_bce_logit_gradient_is_sigmoid_minus_target():
-    a, z = A[:1], RNG.normal(0, 3, A[:1].shape).astype("float32")
-    auto = grad(lambda v: losses.get("bce")(a, ops.sigmoid(v)), z)
-    np.testing.assert_allclose(auto * 784, 1 / (1 + np.exp(-z)) - a, atol=1e-6)
+def test_continuous_bernoulli_mean_matches_high_precision():
+    mpmath.mp.dps = 50
+    for z in LOGITS + [-200.0, 200.0]:
+        zz = mpmath.mpf(z)
+        want = mpmath.mpf(1) / 2 if z == 0 else 1 / (1 - mpmath.exp(-zz)) - 1 / zz
+        assert theory.cb_mean_eta(np.array(z)) == pytest.approx(float(want), rel=1e-12, abs=1e-15), z
+    # The mean of exact-0 background falls below 0.01 once its logit is below -100: nothing floors it.
+    assert float(losses.get("continuous_bernoulli").reconstruction(np.array([-101.0]))[0]) < 0.01
+
+
+@pytest.mark.parametrize("key", PIXELWISE_TRAINED)
+def test_logit_gradient_is_r_times_error(key):
+    """Autodiff of the per-sample mean over 784 pixels, times 784, equals theory.dloss_dz = r(a, x)(x - a)."""
+    a, z = A.astype("float64"), Z.astype("float64")
+    auto = grad(lambda v: losses.get(key)(a, v), z)
+    np.testing.assert_allclose(auto * 784, theory.dloss_dz(key, a, z), rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("key,r", [
+    ("bce", lambda a, x: np.ones_like(a)),
+    ("mse", lambda a, x: 2 * x * (1 - x)),
+    ("mse_bce_weight", lambda a, x: x * (1 - x) / np.maximum(a * (1 - a), vocabulary.WEIGHT_FLOOR)),
+    ("bce_mse_weight", lambda a, x: 2 * np.maximum(a * (1 - a), vocabulary.WEIGHT_FLOOR)),
+])
+def test_factorial_losses_have_the_stated_r(key, r):
+    """The 2 x 2 factorial as stated: gradient in z = r(a, x)(x - a), BCE's weighting means r ~ 1 and MSE's
+    r ~ 2a(1 - a) near the optimum; saturation means r carries x(1 - x). Exact 0 and 1 keep the floored weight."""
+    a = np.concatenate([A[0, :100], [0.0, 1.0, 0.5]]).astype("float64")[None]
+    z = np.concatenate([Z[0, :100], [3.0, -3.0, 0.2]]).astype("float64")[None]
+    x = sigmoid(z)
+    auto = grad(lambda v: losses.get(key)(a, v), z) * a.size
+    np.testing.assert_allclose(auto, r(a, x) * (x - a), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", PIXELWISE_TRAINED)
+def test_logit_curvature_equals_closed_form(key):
+    """The second derivative in z (the landscape question) against double autodiff."""
+    a, z = A.astype("float64"), Z.astype("float64")
+    auto = second(lambda v: losses.get(key)(a, v), z) * 784
+    want = theory.d2loss_dz2(key, a, z)
+    if key == "mae":  # a kink at x = a: both sides agree away from it
+        want = np.where(np.abs(sigmoid(z) - a) > 1e-9, want, auto)
+    np.testing.assert_allclose(auto, want, rtol=1e-6, atol=1e-9)
+
+
+def test_convex_in_the_logit_or_not():
+    """BCE, its reweighted form and the continuous Bernoulli are convex in z everywhere; MSE is not: with the
+    output saturated on the wrong side its curvature is negative."""
+    a = np.linspace(0, 1, 51)[:, None]
+    z = np.linspace(-12, 12, 97)[None]
+    for key in ("bce", "bce_mse_weight", "continuous_bernoulli"):
+        assert (theory.d2loss_dz2(key, a, z) >= 0).all(), key
+    assert theory.d2loss_dz2("mse", np.array(0.0), np.array(3.0)) < 0
 
 
 @pytest.mark.parametrize("key", ["ssim", "ms_ssim_l1"])
 def test_image_loss_gradients_equal_finite_differences(key):
     a = RNG.random((1, 784))
-    x = RNG.uniform(0.1, 0.9, (1, 784))
-    auto = grad(lambda v: losses.get(key)(a, v), x)
+    z = RNG.normal(0, 1, (1, 784))
+    auto = grad(lambda v: losses.get(key)(a, v), z)
     h = 1e-6
     for i in (0, 29, 400, 783):
-        e = np.zeros_like(x)
+        e = np.zeros_like(z)
         e[0, i] = h
-        numeric = (float(losses.get(key)(a, x + e)[0]) - float(losses.get(key)(a, x - e)[0])) / (2 * h)
+        numeric = (float(losses.get(key)(a, z + e)[0]) - float(losses.get(key)(a, z - e)[0])) / (2 * h)
         assert auto[0, i] == pytest.approx(numeric, rel=1e-5, abs=1e-9)  # abs: rounding of the difference
 
 
 def test_ssim_loss_matches_scikit_image():
-    images_a, images_x = A.reshape(-1, 28, 28).astype("float64"), X.reshape(-1, 28, 28).astype("float64")
+    images_a, z = A.reshape(-1, 28, 28).astype("float64"), Z.reshape(-1, 28, 28).astype("float64")
+    images_x = sigmoid(z)
     want = [1 - structural_similarity(a, x, data_range=1.0, gaussian_weights=True, sigma=1.5,
                                       use_sample_covariance=False) for a, x in zip(images_a, images_x)]
-    np.testing.assert_allclose(losses.get("ssim")(images_a, images_x), want, rtol=1e-10)
+    np.testing.assert_allclose(losses.get("ssim")(images_a, z), want, rtol=1e-10)
 
 
 def test_ms_ssim_l1_is_zero_for_identical_images():
-    np.testing.assert_allclose(losses.get("ms_ssim_l1")(A, A), 0.0, atol=1e-6)
+    a = np.clip(A, 0.01, 0.99).astype("float64")
+    np.testing.assert_allclose(losses.get("ms_ssim_l1")(a, theory.logit(a)), 0.0, atol=1e-6)
 
 
 @pytest.mark.parametrize("key", losses.NAMES)
-def test_extreme_predictions_stay_finite(key):
+def test_extreme_logits_stay_finite(key):
     a = np.tile(np.array([0.0, 1.0, 0.5, 0.2], "float32"), 196)[None]
-    for value in (0.0, 1.0):
-        x = np.full_like(a, value)
-        assert np.isfinite(np.asarray(losses.get(key)(a, x))).all()
-        assert np.isfinite(grad(lambda v: losses.get(key)(a, v), x)).all()
+    for value in (-80.0, -20.0, 0.0, 20.0, 80.0):
+        z = np.full_like(a, value)
+        assert np.isfinite(np.asarray(losses.get(key)(a, z))).all(), (key, value)
+        assert np.isfinite(grad(lambda v: losses.get(key)(a, v), z)).all(), (key, value)
+
+
+def test_saturated_wrong_output_keeps_bce_gradient():
+    """z = 30 for a = 0 costs softplus(30) = 30 nats under BCE and keeps the gradient sigmoid(z) - a = 1, on every
+    backend (the losses read the logits, as ``loss="binary_crossentropy"`` does on TensorFlow)."""
+    z = np.full((1, 784), 30.0, "float32")
+    a = np.zeros((1, 784), "float32")
+    assert float(losses.get("bce")(a, z)[0]) == pytest.approx(30.0, rel=1e-6)
+    np.testing.assert_allclose(grad(lambda v: losses.get("bce")(a, v), z) * 784, 1.0, rtol=1e-6)
+    mse_grad = grad(lambda v: losses.get("mse")(a, v), z) * 784
+    assert np.abs(mse_grad).max() < 1e-11  # MSE's has vanished
 
 
 def test_unit_range_is_checked_once_before_training():
     bad = np.array([[-0.1, 0.5, 1.2]])
-    for key in ("bce", "continuous_bernoulli", "ssim"):
+    for key in ("bce", "continuous_bernoulli", "ssim", "mse_bce_weight"):
         with pytest.raises(ValueError, match=r"needs targets in \[0, 1\], got values in \[-0.1, 1.2\]"):
             losses.get(key).check_targets(bad)
     losses.get("mse").check_targets(bad)  # defined on any real numbers
 
 
-def test_continuous_bernoulli_reconstruction_is_its_mean():
-    lam = np.array([0.1, 0.5, 0.9], "float32")
-    np.testing.assert_allclose(losses.get("continuous_bernoulli").reconstruction(lam), theory.cb_mean(lam),
+def test_reconstruction_is_the_sigmoid_or_the_continuous_bernoulli_mean():
+    z = np.array([-3.0, 0.0, 2.0], "float32")
+    np.testing.assert_allclose(losses.get("continuous_bernoulli").reconstruction(z), theory.cb_mean_eta(z),
                                rtol=1e-6)
-    assert losses.get("mse").reconstruction(lam) is lam
+    np.testing.assert_allclose(losses.get("mse").reconstruction(z), sigmoid(z), rtol=1e-6)
 
 
 def test_unknown_loss():
     with pytest.raises(ValueError, match="valid loss keys: bce, bce_kl, mse"):
         losses.get("l3")
-
-
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow keeps a sigmoid's logits")
-def test_bce_reads_the_logits_behind_a_sigmoid_output():
-    """As ``loss="binary_crossentropy"`` does on TensorFlow: a saturated wrong output (z = 30, a = 0) costs
-    softplus(30) = 30.0 nats, not the clipped -ln(1e-7) = 16.1, and keeps its gradient sigmoid(z) - a = 1.
-    (BCE-KL is the same here, H(0) = 0; the continuous Bernoulli subtracts ln C, about 2.8 at the clip.)"""
-    z = np.full((1, 784), 30.0, "float32")
-    a = np.zeros((1, 784), "float32")
-    for key, least in (("bce", 29.9), ("bce_kl", 29.9), ("continuous_bernoulli", 27.0)):
-        value = float(losses.get(key)(a, keras.activations.sigmoid(ops.convert_to_tensor(z)))[0])
-        assert value > least, key
-    auto = grad(lambda v: losses.get("bce")(a, keras.activations.sigmoid(v)), z)
-    np.testing.assert_allclose(auto * 784, 1.0, rtol=1e-6)
-
-
-def test_config_names_every_registered_loss():
-    from replicate import config
-
-    assert config.LOSSES == losses.NAMES

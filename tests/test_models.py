@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from replicate import config, data, losses, models
+from replicate import config, data, losses, models, vocabulary
 
 #: Parameter counts by hand from the post's layer stacks (weights + biases):
 #: simple/sparse 784*32+32 + 32*784+784; deep adds 128-64-32-64-128 Dense layers;
@@ -13,7 +13,7 @@ PARAMS = {"simple": 50992, "sparse": 50992, "deep": 222384, "conv": 4385, "denoi
 CODE = {"simple": (32,), "sparse": (32,), "deep": (32,), "conv": (4, 4, 8), "denoising": (7, 7, 32), "vae": (2,)}
 
 
-@pytest.mark.parametrize("name", models.NAMES)
+@pytest.mark.parametrize("name", vocabulary.POST_MODELS)
 def test_shapes_parameters_and_code(name):
     built = models.build(name, seed=0)
     model = built.autoencoder
@@ -23,6 +23,41 @@ def test_shapes_parameters_and_code(name):
     assert tuple(model.output_shape) == expected_out
     code = built.encoder.output_shape[0] if name == "vae" else built.encoder.output_shape
     assert tuple(code[1:]) == CODE[name]
+
+
+def test_logits_are_the_output_before_its_sigmoid():
+    """The post's Dense(784, activation="sigmoid") as Dense(784) + sigmoid: the same function and weights."""
+    for name in ("simple", "conv"):
+        built = models.build(name, seed=0)
+        x = data.load("synthetic", "test", n=4)
+        x = x.reshape(-1, 784) if built.flat else x[..., None]
+        out = built.autoencoder.predict(x, verbose=0)
+        logits = built.logits.predict(x, verbose=0)
+        np.testing.assert_allclose(out, 1 / (1 + np.exp(-logits.astype(np.float64))), rtol=1e-5, atol=1e-7)
+        assert built.autoencoder.count_params() == built.logits.count_params()
+
+
+def test_initial_weights_come_from_numpy_and_the_seed():
+    """The same seed gives the same Glorot-uniform kernels and zero biases on any backend; another seed differs."""
+    first, again, other = (models.build("conv", seed=s).autoencoder.get_weights() for s in (7, 7, 8))
+    for w1, w2, w3 in zip(first, again, other, strict=True):
+        np.testing.assert_array_equal(w1, w2)
+        if w1.ndim > 1:
+            fan_in, fan_out = np.prod(w1.shape[:-1]), w1.shape[-1] * np.prod(w1.shape[:-2])
+            assert np.abs(w1).max() <= np.sqrt(6 / (fan_in + fan_out)) and not np.array_equal(w1, w3)
+        else:
+            assert not w1.any()
+    keras_default = models.build("conv").autoencoder.get_weights()  # no seed: Keras' own initialiser
+    assert not np.array_equal(keras_default[0], first[0])
+
+
+def test_variants_differ_as_their_keys_say():
+    assert models.build("simple_8").code_shape == (8,) and models.build("simple_256").code_shape == (256,)
+    dense = models.build("sparse_rescaled", penalty_scale=0.5).autoencoder.layers[1]
+    assert float(dense.activity_regularizer.l1) == pytest.approx(0.5e-4)
+    assert models.has_own_loss("vae_rescaled") and not models.has_own_loss("simple_adadelta")
+    assert config.protocol_run("simple_adadelta", dataset="synthetic", loss="bce", seed=0).learning_rate == 1.0
+    assert config.protocol_run("sparse_rescaled", dataset="synthetic", loss="mse", seed=0).penalty_scale == 0.5
 
 
 def test_conv_code_is_128_dimensional():
@@ -49,9 +84,8 @@ def _one_step_lowers(name: str, key: str) -> None:
     built = models.build(name, seed=0)
     x = data.load("synthetic", "train", n=32, seed=1)
     x = x.reshape(-1, 784) if built.flat else x[..., None]
-    model = built.autoencoder
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=losses.ReconstructionLoss(key, models.LOSS_SCALE.get(name, 1.0)))
+    model = built.logits
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses.ReconstructionLoss(key, models.loss_scale(name)))
     inputs = x if name != "denoising" else data.add_noise(x, 0.5, seed=0)
     before = model.evaluate(inputs, x, batch_size=32, verbose=0)
     model.train_on_batch(inputs, x)
@@ -64,11 +98,11 @@ def test_one_step_lowers_every_loss(key):
     _one_step_lowers("simple", key)
 
 
-@pytest.mark.parametrize("name", [m for m in models.NAMES if m not in ("simple", "vae")])
+@pytest.mark.parametrize("name", [m for m in vocabulary.POST_MODELS if m not in ("simple", "vae")])
 def test_one_step_lowers_bce_on_every_model(name):
     _one_step_lowers(name, "bce")
 
 
 def test_unknown_model():
-    with pytest.raises(ValueError, match="valid models: simple, sparse, deep, conv, denoising, vae"):
+    with pytest.raises(ValueError, match="valid model keys: simple, sparse, deep, conv, denoising, vae"):
         models.build("resnet")

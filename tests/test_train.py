@@ -113,10 +113,10 @@ def test_models_with_a_loss_of_their_own_train_alone():
     for name in config.MODELS:
         built = models.build(name, seed=0)
         shape = (2, 784) if built.flat else (2, 28, 28, 1)
-        built.autoencoder(np.full(shape, 0.5, dtype="float32"), training=True)
-        assert bool(built.autoencoder.losses) == (name in models.OWN_LOSS), name
+        built.logits(np.full(shape, 0.5, dtype="float32"), training=True)
+        assert bool(built.logits.losses) == models.has_own_loss(name), name
         cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
-        assert train.fusable(cfg) == (name not in models.OWN_LOSS)
+        assert train.fusable(cfg) == (not models.has_own_loss(name))
     assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
 
 

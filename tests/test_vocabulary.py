@@ -22,8 +22,18 @@ def test_pixelwise_losses_and_only_they_have_a_closed_form():
 
 
 def test_every_model_has_layers_and_a_protocol():
-    assert tuple(models.BUILDERS) == vocabulary.MODEL_KEYS == config.MODELS
-    assert set(tutorial.PROTOCOLS) == set(vocabulary.MODEL_KEYS)
+    assert tuple(models.BUILDERS) == vocabulary.POST_MODELS == tuple(tutorial.PROTOCOLS)
+    assert config.MODELS == vocabulary.MODEL_KEYS
+    for term in vocabulary.MODELS.values():
+        assert term.builder in models.BUILDERS and term.post_model in tutorial.PROTOCOLS, term.key
+    assert [vocabulary.code_size(k) for k in ("simple", "simple_8", "simple_256")] == [32, 8, 256]
+
+
+def test_the_factorial_crosses_weighting_and_saturation():
+    """Four losses, one per cell: (BCE's or MSE's weighting) x (saturating logit gradient or not)."""
+    cells = {(vocabulary.LOSSES[k].weighting, vocabulary.LOSSES[k].saturates): k for k in vocabulary.FACTORIAL}
+    assert cells == {("bce", False): "bce", ("mse", True): "mse", ("bce", True): "mse_bce_weight",
+                     ("mse", False): "bce_mse_weight"}
 
 
 def test_labels_and_colours_tell_the_losses_apart():

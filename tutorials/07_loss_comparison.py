@@ -54,9 +54,10 @@ if args.quick:
 sweep_dir = args.out / "runs" / f"loss_comparison_{args.model}_{args.dataset}_{epochs}ep_{train_limit}"
 print(f"{len(plan.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
 with common.exit_on_data_error():
-    failed = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
-if failed:
-    print(f"{failed} run(s) failed; their status.json says why. The others are compared below.", file=sys.stderr)
+    counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
+if counts["failed"] or counts["screened"]:
+    print(f"{counts['failed']} run(s) failed and {counts['screened']} were screened out; their status.json says "
+          "why. The others are compared below.", file=sys.stderr)
 
 """
 ## Measuring the reconstructions

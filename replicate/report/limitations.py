@@ -11,7 +11,7 @@ def limitations(s: Results) -> dict:
     items = []
     cfg = s.config
     dataset = cfg.get("dataset", s.datasets[0] if s.datasets else "?")
-    sizes = data.SYNTHETIC_SIZES if dataset == "synthetic" else data.SIZES
+    sizes = data.sizes(dataset) if dataset in data.DATASETS else data.SIZES
     tut = {r["model"]: r["tutorial_protocol"] for r in s.r.get("replication", []) if r.get("tutorial_protocol")}
     if dataset != "mnist":
         items.append(f"Dataset: {dataset}, not the tutorial's MNIST, so the measured losses are not on the scale "

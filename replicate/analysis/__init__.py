@@ -1,0 +1,152 @@
+"""Sweep-level analysis: every judgement the report shows, computed from a sweep folder and written to
+``results.json`` (and a tidy ``results.csv``). It does not train, plot or render, imports no deep-learning
+backend, and running it twice gives byte-identical files.
+
+One module per part: ``runs`` reads the folder (status, learning curve, per-image metrics cached as
+``<run>/metrics.npz``) and aggregates; ``screening`` screens out collapsed and diverged runs; ``stats`` holds the
+tests; ``verdicts`` answers the question on the pre-registered primary endpoint; ``theory_checks`` sets the
+closed-form theory beside the measurements; ``mechanism`` holds the factorial, capacity and saturation analyses;
+``learning`` convergence and penalties; ``replication`` the post's numbers; ``selection`` what the report shows;
+``methods`` every definition.
+
+results.json (``schema_version`` 3), top-level keys:
+
+- ``sweep``: ``config`` (the frozen sweep config, endpoint and margin included) and ``provenance``.
+- ``methods``: every definition the numbers depend on.
+- ``runs``: one entry per usable run: identity, ``backend``, ``history``, ``final``, ``training`` (epochs,
+  steps, floor, stopped, converged, last_improvement), ``screen``, ``penalty``, ``metrics``, ``bands``, ``fine``.
+- ``screened``: runs screened out (collapsed or diverged), with their ``screen`` verdict and reasons.
+- ``missing``: runs that did not finish: identity, ``status`` and ``reason``.
+- ``sensitivity``: per group with screened-out runs, the primary metric with and without them.
+- ``aggregates``: per (dataset, model, loss): ``seeds`` and, over seeds, ``metrics``, ``final``, ``bands``
+  as ``{n, mean, std, ci95}``, and ``fine`` curves.
+- ``comparisons``: per (dataset, model, loss != bce, metric): loss - bce paired by seed and by image.
+- ``verdicts``: per (dataset, model): ``role`` (primary or sensitivity), the primary endpoint's paired
+  ``difference`` and ``tost``, Holm-adjusted ``p_holm`` and ``tost_p_holm``, ``status`` (worse, better,
+  equivalent, inconclusive, insufficient seeds, not available), descriptive ``secondary`` measures, ``blur``,
+  ``textbook`` and ``convergence``.
+- ``answer``: the one-word answer over the primary verdicts, the models per status, those not converged.
+- ``theory``, ``theory_checks``: closed-form weights, gradients and logit curvature; the weighting's prediction
+  per loss and extreme group at the observed error size, against the measured ratio.
+- ``mechanism``: ``factorial`` effects, ``capacity`` (gap against code size), ``saturation`` curves.
+- ``convergence``, ``penalties``: how each group trained; the weight of the sparse and VAE penalties.
+- ``replication``: per reported number of the post and matching model: measured, difference, status.
+- ``groups``, ``recommendation``, ``gallery``: what the report shows.
+
+results.csv: columns ``dataset, model, loss, seed, metric, value``; one row per usable run and metric.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from replicate.analysis import learning, mechanism, methods, replication, runs, selection, theory_checks, verdicts
+from replicate.analysis.runs import ArtifactError, read_artifact
+from replicate.analysis.screening import screen
+from replicate.analysis.selection import GALLERY_IMAGES
+from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
+from replicate.fileio import write_json, write_text
+
+SCHEMA_VERSION = 3
+
+__all__ = ["ArtifactError", "GALLERY_IMAGES", "SCHEMA_VERSION", "evaluate_sweep", "holm", "paired_test", "screen",
+           "t_interval", "tost", "wilcoxon_test"]
+
+
+def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
+    """Compute (or reuse) every run's metrics and write ``results.json`` and ``results.csv`` in the sweep.
+
+    Parameters
+    ----------
+    sweep_dir : path-like
+        Folder holding ``sweep.json`` (layout in the module docstring).
+    force : bool, optional
+        Recompute every run's ``metrics.npz`` even when it is newer than ``reconstructions.npz``.
+
+    Returns
+    -------
+    Path
+        The written ``results.json``.
+
+    Raises
+    ------
+    ValueError
+        If ``sweep.json`` is missing or malformed, or no run of the sweep is usable (every one failed, is
+        pending or was screened out); nothing is written then, so good results are never replaced by empty ones.
+    """
+    sweep = Path(sweep_dir)
+    if not (sweep / "sweep.json").exists():
+        raise ValueError(f"{sweep} holds no sweep.json; pass the folder a sweep wrote")
+    spec = read_artifact(sweep / "sweep.json", "the sweep index", ("config", "runs"))
+    if not isinstance(spec["runs"], list) or not spec["runs"] or not isinstance(spec["config"], dict):
+        raise ArtifactError(f"{sweep / 'sweep.json'} lists no runs; it is damaged. Run the sweep's command again "
+                            "to rewrite it.")
+    config = spec["config"]
+    provenance = None
+    if (sweep / "provenance.json").exists():
+        provenance = read_artifact(sweep / "provenance.json", "the sweep's provenance")
+    collected, images = runs.collect(sweep, spec, force)
+    if not collected["runs"]:
+        counts = {k: len(v) for k, v in collected.items() if v}
+        raise ArtifactError(f"no run of {sweep} is usable ({', '.join(f'{n} {k}' for k, n in counts.items())}), so "
+                            "there is nothing to evaluate; results.json was left as it was. See the runs' "
+                            "status.json, and run the sweep's command to train or retrain them.")
+    results = {"schema_version": SCHEMA_VERSION, "sweep": {"config": config, "provenance": provenance},
+               "methods": methods.methods(config), **collected}
+    results["sensitivity"] = runs.sensitivity(results, config.get("endpoint") or "rmse_midtone")
+    results["aggregates"] = runs.aggregates(results["runs"])
+    results["comparisons"] = runs.comparisons(results["runs"], images)
+    results["verdicts"] = verdicts.verdicts(results["runs"], config)
+    results["answer"] = verdicts.answer(results["verdicts"])
+    results["groups"] = selection.planned_groups(results)
+    results["theory"] = theory_checks.theory_section(results["aggregates"])
+    counts = {d: theory_checks.level_counts(t) for d in dict.fromkeys(g[0] for g in results["groups"])
+              if not isinstance(t := runs.load_targets(sweep / d / "targets.npz"), str)}
+    results["theory_checks"] = theory_checks.checks(results, counts)
+    results["mechanism"] = {"factorial": mechanism.factorial(results["runs"]),
+                            "capacity": mechanism.capacity(results["runs"]),
+                            "saturation": mechanism.saturation(results["runs"])}
+    results["convergence"] = learning.convergence(results["runs"])
+    results["penalties"] = learning.penalties(results["runs"])
+    results["replication"] = replication.replication(results["runs"], results["aggregates"], config)
+    results["recommendation"] = selection.recommendation(results)
+    results["gallery"] = selection.gallery_choice(sweep, results)
+    path = write_json(sweep / "results.json", _jsonable(results))
+    write_text(sweep / "results.csv", _csv(results["runs"]))
+    return path
+
+
+def _jsonable(obj):
+    """Plain Python types for JSON (numpy scalars and arrays converted)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
+def _csv(records: list[dict]) -> str:
+    """Tidy table: one row per usable run and metric."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["dataset", "model", "loss", "seed", "metric", "value"])
+    for r in records:
+        ident = [r[k] for k in runs.IDENTITY]
+        values = dict(r["metrics"])
+        values["final_loss"] = (r["final"] or {}).get("loss")
+        values["final_val_loss"] = (r["final"] or {}).get("val_loss")
+        for b, row in r["bands"].items():
+            for q in runs.BAND_QUANTITIES:
+                values[f"band_{b}_{q}"] = row[q]
+        for metric, value in values.items():
+            writer.writerow([*ident, metric, repr(runs.num(value))])
+    return buf.getvalue()

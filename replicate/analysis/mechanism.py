@@ -1,0 +1,141 @@
+"""The mechanism, tested: the 2 x 2 factorial of losses that separates BCE's weighting of errors from its
+non-saturating logit gradient, the BCE - MSE gap against the simple model's code size, and how many outputs
+training leaves saturated at the wrong end under each loss.
+
+Effects are contrasts of the four cells per seed (all four losses of a model and seed start from the same weights
+and see the same batches), then a t-interval over seeds:
+
+- weighting = mean over saturation of (BCE's weighting - MSE's weighting)
+  = ((BCE - BCE with MSE's weighting) + (MSE with BCE's weighting - MSE)) / 2;
+- saturation = mean over weighting of (saturating - not)
+  = ((MSE with BCE's weighting - BCE) + (MSE - BCE with MSE's weighting)) / 2;
+- interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's weighting - MSE).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from replicate import vocabulary
+from replicate.analysis.runs import num, runs_by_group
+from replicate.analysis.stats import excludes_zero, t_interval
+from replicate.vocabulary import BASELINE, COMPARATOR
+
+#: Outcomes on which the factorial's effects are computed.
+OUTCOMES = ("rmse_midtone", "midtone_extreme_rmse_ratio", "rmse_extreme")
+
+
+def _cell(weighting: str, saturates: bool) -> str:
+    return next(k for k in vocabulary.FACTORIAL
+                if (vocabulary.LOSSES[k].weighting, vocabulary.LOSSES[k].saturates) == (weighting, saturates))
+
+
+def factorial(runs: list[dict]) -> list[dict]:
+    """Per (dataset, model) with runs of all four factorial losses: the main effects and the interaction on each
+    outcome, with CIs over seeds, and a one-line conclusion on the midtone RMSE."""
+    groups = runs_by_group(runs)
+    b, m = _cell("bce", False), _cell("mse", True)  # BCE and MSE themselves
+    bm, mb = _cell("mse", False), _cell("bce", True)  # BCE with MSE's weighting, MSE with BCE's weighting
+    out = []
+    for dataset, model in dict.fromkeys((d, mo) for d, mo, _ in groups):
+        cells = {k: {r["seed"]: r for r in groups.get((dataset, model, k), [])} for k in (b, m, bm, mb)}
+        seeds = sorted(set.intersection(*(set(c) for c in cells.values())))
+        if not seeds:
+            continue
+        row = {"dataset": dataset, "model": model, "seeds": seeds, "effects": {}}
+        for outcome in OUTCOMES:
+            y = {k: np.array([num(cells[k][s]["metrics"][outcome]) for s in seeds]) for k in cells}
+            contrasts = {
+                "gap": y[b] - y[m],
+                "weighting": ((y[b] - y[bm]) + (y[mb] - y[m])) / 2,
+                "saturation": ((y[mb] - y[b]) + (y[m] - y[bm])) / 2,
+                "interaction": (y[b] - y[bm]) - (y[mb] - y[m]),
+            }
+            row["effects"][outcome] = {
+                "cells": {k: t_interval(v) for k, v in y.items()},
+                **{name: {**t_interval(v), "excludes_zero": excludes_zero(t_interval(v)["ci95"])}
+                   for name, v in contrasts.items()}}
+        row["conclusion"] = _conclusion(row["effects"]["rmse_midtone"])
+        out.append(row)
+    return out
+
+
+def _conclusion(e: dict) -> dict:
+    """Which cause accounts for BCE's midtone gap, from the CIs of the gap and of the two main effects."""
+    gap, weighting, saturation = e["gap"], e["weighting"], e["saturation"]
+    if gap["ci95"] is None:
+        return {"key": "too few seeds", "causes": []}
+    causes = [name for name, eff in (("weighting", weighting), ("gradient shape", saturation))
+              if eff["excludes_zero"] and gap["mean"] and np.sign(eff["mean"]) == np.sign(gap["mean"])]
+    if not gap["excludes_zero"]:
+        key = "no gap to explain"
+    elif causes == ["weighting"]:
+        key = "the weighting accounts for the gap"
+    elif causes == ["gradient shape"]:
+        key = "the gradient shape accounts for the gap"
+    elif causes:
+        key = "both causes contribute"
+    else:
+        key = "not resolved at this budget"
+    return {"key": key, "causes": causes, "interaction": e["interaction"]["excludes_zero"]}
+
+
+def capacity(runs: list[dict]) -> dict | None:
+    """The BCE - MSE midtone RMSE gap (and each factorial loss's midtone RMSE) against the simple model's code
+    size, with a least-squares slope of the per-seed gaps on log2(code size)."""
+    groups = runs_by_group(runs)
+    rows, xs, ys = [], [], []
+    for key in vocabulary.MODEL_KEYS:
+        term = vocabulary.MODELS[key]
+        if term.builder != "simple" or term.optimizer or term.penalty != "post":
+            continue
+        for dataset in sorted({d for d, mo, _ in groups if mo == key}):
+            b = {r["seed"]: r for r in groups.get((dataset, key, BASELINE), [])}
+            m = {r["seed"]: r for r in groups.get((dataset, key, COMPARATOR), [])}
+            seeds = sorted(set(b) & set(m))
+            gaps = [num(b[s]["metrics"]["rmse_midtone"]) - num(m[s]["metrics"]["rmse_midtone"]) for s in seeds]
+            size = vocabulary.code_size(key)
+            losses = {loss: t_interval([r["metrics"]["rmse_midtone"] for r in groups.get((dataset, key, loss), [])])
+                      for loss in vocabulary.FACTORIAL if groups.get((dataset, key, loss))}
+            rows.append({"dataset": dataset, "model": key, "code_size": size,
+                         "gap": {**t_interval(gaps), "excludes_zero": excludes_zero(t_interval(gaps)["ci95"])},
+                         "relative_gap": t_interval([g / num(m[s]["metrics"]["rmse_midtone"])
+                                                     for g, s in zip(gaps, seeds)]),
+                         "rmse_midtone": losses})
+            xs += [np.log2(size)] * len(gaps)
+            ys += gaps
+    if len({r["code_size"] for r in rows}) < 3:
+        return None
+    rows.sort(key=lambda r: (r["dataset"], r["code_size"]))
+    return {"rows": rows, "trend": _slope(np.array(xs), np.array(ys))}
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> dict:
+    """Least-squares slope of y on x with its t-interval (n - 2 degrees of freedom)."""
+    from scipy import stats
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 3 or np.ptp(x) == 0:
+        return {"slope": None, "ci95": None, "n": int(len(x))}
+    fit = stats.linregress(x, y)
+    half = float(stats.t.ppf(0.975, len(x) - 2)) * fit.stderr
+    ci = [fit.slope - half, fit.slope + half]
+    return {"slope": float(fit.slope), "ci95": ci, "n": int(len(x)), "excludes_zero": excludes_zero(ci),
+            "per": "doubling of the code size"}
+
+
+def saturation(runs: list[dict]) -> list[dict]:
+    """Per (dataset, model, loss): the mean over seeds of the share of outputs saturated at the wrong end after
+    each epoch (runs that recorded it)."""
+    out = []
+    for (dataset, model, loss), group in runs_by_group(runs).items():
+        curves = [r["history"].get("saturated_wrong") for r in group if r.get("history")]
+        curves = [c for c in curves if c]
+        if not curves:
+            continue
+        n = min(len(c) for c in curves)
+        arr = np.array([c[:n] for c in curves], dtype=float)
+        out.append({"dataset": dataset, "model": model, "loss": loss, "epoch": list(range(1, n + 1)),
+                    "share": arr.mean(axis=0).tolist(), "first_epoch": t_interval(arr[:, 0]),
+                    "last_epoch": t_interval(arr[:, -1])})
+    return out

@@ -1,0 +1,271 @@
+"""Reading a sweep folder into run records: each run's status, learning curve, per-image metrics (cached as
+``metrics.npz``), screening verdict and training facts; then the seed aggregates and the paired comparisons with
+BCE, over the usable runs only. Files that fail to parse are reported by name, never as tracebacks."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from replicate import config, convergence, metrics, theory, vocabulary
+from replicate.analysis import screening
+from replicate.analysis.stats import paired_test, t_interval, wilcoxon_test
+from replicate.fileio import read_json, write_npz
+from replicate.vocabulary import BASELINE
+
+#: Summary metric -> per-image metric used for its image-level test (None: no per-image version).
+COMPARED = {
+    "ssim": "ssim",
+    "psnr_mean_of_images": "psnr",
+    "rmse": None,
+    "rmse_midtone": "rmse_midtone",
+    "rmse_extreme": "rmse_extreme",
+    "midtone_extreme_rmse_ratio": None,
+    "midtone_zero_rmse_ratio": None,
+    "midtone_open_extreme_rmse_ratio": None,
+    "midtone_one_rmse_ratio": None,
+    "ssim_midtone": "ssim_midtone",
+    "sharpness": "sharpness",
+    "sharpness_midtone": "sharpness_midtone",
+    "edge_transfer": "edge_transfer",
+    "edge_transfer_midtone": "edge_transfer_midtone",
+    "hf_energy_ratio": "hf_energy_ratio",
+}
+BAND_QUANTITIES = ("rmse", "bias", "pixel_share", "sq_error_share")
+IDENTITY = ("dataset", "model", "loss", "seed")
+
+
+class ArtifactError(ValueError):
+    """A sweep file that cannot be read or makes no sense; the message names it and says what to do."""
+
+
+def read_artifact(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
+    """A JSON artifact as a dict with ``keys``, or an :class:`ArtifactError` naming the file."""
+    try:
+        value = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"{path} ({what}) cannot be read: {err}") from err
+    missing = [k for k in keys if not isinstance(value, dict) or k not in value]
+    if not isinstance(value, dict) or missing:
+        raise ArtifactError(f"{path} ({what}) lacks {', '.join(missing) or 'its fields'}")
+    return value
+
+
+def collect(sweep: Path, spec: dict, force: bool) -> tuple[dict, dict]:
+    """The sweep's runs: usable ones (records), screened-out ones, and those that did not finish; plus each usable
+    run's per-image values for the image-level tests."""
+    out = {"runs": [], "screened": [], "missing": []}
+    targets: dict[str, np.ndarray | str] = {}
+    images = {}
+    for entry in spec["runs"]:
+        ident = {k: entry[k] for k in IDENTITY}
+        ident["path"] = entry["path"]
+        run_dir = sweep / entry["path"]
+        state, reason, status = _status(run_dir, entry)
+        if state == "done":
+            dataset = entry["dataset"]
+            if dataset not in targets:
+                targets[dataset] = load_targets(sweep / dataset / "targets.npz")
+            try:
+                if isinstance(targets[dataset], str):
+                    raise ArtifactError(targets[dataset])
+                per_image = run_metrics(run_dir, targets[dataset], force)
+                record = run_record(ident, status, run_dir, per_image, targets[dataset])
+            except _NonFinite:
+                out["screened"].append({**ident, "screen": screening.judge(None, None, finite=False)})
+                continue
+            except (OSError, KeyError, ValueError, EOFError) as exc:
+                state, reason = "unreadable", (f"{exc}; delete this run's folder and run the sweep's command "
+                                               "again to retrain it")
+        if state != "done":
+            out["missing"].append({**ident, "status": state, "reason": reason})
+            continue
+        if record["screen"]["verdict"] != "usable":
+            out["screened"].append(record)
+            continue
+        out["runs"].append(record)
+        images[tuple(ident[k] for k in IDENTITY)] = {
+            m: metrics.image_values(per_image, im) for m, im in COMPARED.items() if im is not None}
+    return out, images
+
+
+def _status(run_dir: Path, entry: dict) -> tuple[str, str | None, dict]:
+    """(state, reason, status.json content) of a run: 'done', 'failed', 'pending', 'incomplete' or 'unreadable'."""
+    path = run_dir / "status.json"
+    if not path.exists():
+        return "pending", "no status.json: not run, or interrupted", {}
+    try:
+        status = read_artifact(path, "the run's status", ("status",))
+    except ArtifactError as err:
+        return "unreadable", f"{err}; delete this run's folder and run the sweep's command again", {}
+    state = status["status"]
+    if state == "done" and not (run_dir / "reconstructions.npz").exists():
+        return "incomplete", "status says done but reconstructions.npz is missing; rerun the sweep's command", status
+    return state, status.get("reason") or ("no reason recorded" if state != "done" else None), status
+
+
+def load_targets(path: Path):
+    """uint8 target images, or a string saying why they cannot be read."""
+    if not path.exists():
+        return f"{path} is missing; run the sweep's command again to rewrite it"
+    try:
+        with np.load(path) as z:
+            return z["images"]
+    except (OSError, KeyError, ValueError, EOFError) as err:
+        return f"{path} cannot be read ({type(err).__name__}: {err}); run the sweep's command again to rewrite it"
+
+
+class _NonFinite(ValueError):
+    """A run's reconstructions hold NaN or infinity: it diverged."""
+
+
+def run_metrics(run_dir: Path, targets: np.ndarray, force: bool) -> dict[str, np.ndarray]:
+    """Per-image metrics of one run, from ``metrics.npz`` when it is current, else computed and cached."""
+    cache, recon_path = run_dir / "metrics.npz", run_dir / "reconstructions.npz"
+    if not force and cache.exists() and cache.stat().st_mtime_ns >= recon_path.stat().st_mtime_ns:
+        try:
+            with np.load(cache) as z:
+                if "metrics_version" in z.files and int(z["metrics_version"]) == metrics.METRICS_VERSION \
+                        and set(metrics.PER_IMAGE_KEYS) <= set(z.files):
+                    return {k: z[k] for k in metrics.PER_IMAGE_KEYS}
+        except (OSError, ValueError, EOFError, KeyError):
+            pass  # a damaged cache is recomputed
+    try:
+        with np.load(recon_path) as z:
+            recon = z["recon"]
+    except (OSError, ValueError, EOFError, KeyError) as err:
+        raise ArtifactError(f"{recon_path} cannot be read ({type(err).__name__}: {err})") from err
+    if not np.isfinite(recon).all():
+        raise _NonFinite(str(recon_path))
+    if len(recon) != len(targets):
+        raise ArtifactError(f"{recon_path} holds {len(recon)} images for {len(targets)} targets")
+    per_image = metrics.evaluate(targets, recon)
+    write_npz(cache, metrics_version=np.array(metrics.METRICS_VERSION), **per_image)
+    return per_image
+
+
+def run_record(ident: dict, status: dict, run_dir: Path, per_image, targets: np.ndarray) -> dict:
+    """One finished run's entry: identity, learning curve and training facts, screening, summary metrics."""
+    history = None
+    if (run_dir / "history.json").exists():
+        history = read_artifact(run_dir / "history.json", "the run's learning curve", ("epoch", "loss", "val_loss"))
+    final = None
+    if history:
+        final = {k: (history[k][-1] if history.get(k) else None) for k in ("loss", "val_loss")}
+    summary = metrics.summarize(per_image)
+    fine = {k: v for k, v in summary["fine"].items() if k != "edges"}
+    return {**ident, "wall_s": status.get("wall_s"), "device": status.get("device"),
+            "backend": status.get("backend", "tensorflow"), "history": history, "final": final,
+            "training": _training(ident, status, history, targets), "penalty": status.get("penalty"),
+            "test_reconstruction_loss": status.get("test_reconstruction_loss"),
+            "screen": screening.screen_from_metrics(per_image, targets),
+            "n_images": summary["n_images"], "metrics": summary["scalars"],
+            "bands": {b: {q: row[q] for q in BAND_QUANTITIES} for b, row in summary["bands"].items()},
+            "fine": fine}
+
+
+def _training(ident: dict, status: dict, history: dict | None, targets: np.ndarray) -> dict:
+    """How a run trained: epochs and optimizer steps, whether it met the convergence rule, and its last epoch's
+    improvement on the excess over the loss's floor (recomputed from the learning curve for older sweeps)."""
+    floor = status.get("floor")
+    if floor is None:
+        counts = np.bincount(np.asarray(targets).ravel(), minlength=256)
+        scale = float(28 * 28) if vocabulary.model(ident["model"]).builder == "vae" else 1.0
+        floor = float(counts @ theory.level_floors(ident["loss"]) / counts.sum() * scale)
+    val = (history or {}).get("val_loss") or []
+    gains = convergence.improvements(val, floor)
+    stopped = status.get("stopped")
+    if stopped is None and val:  # recorded before the rule existed: apply it with the default settings
+        met = convergence.converged_epoch(val, floor, config.PATIENCE, config.MIN_IMPROVEMENT)
+        stopped = "converged" if met is not None else "epoch cap"
+    return {"epochs": len(val), "steps": status.get("steps"), "floor": floor, "stopped": stopped,
+            "converged": stopped == "converged", "last_improvement": gains[-1] if gains else None}
+
+
+def runs_by_group(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """Runs grouped by (dataset, model, loss), in sweep order, each group sorted by seed."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"], r["model"], r["loss"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["seed"]) for k, v in groups.items()}
+
+
+def aggregates(runs: list[dict]) -> list[dict]:
+    """Mean, std and t-interval over seeds of every run-level number, per (dataset, model, loss)."""
+    out = []
+    for (dataset, model, loss), group in runs_by_group(runs).items():
+        finals = {k: t_interval([num((r["final"] or {}).get(k)) for r in group]) for k in ("loss", "val_loss")}
+        fine = {}
+        for q in group[0]["fine"]:
+            per_bin = [t_interval([num(r["fine"][q][j]) for r in group]) for j in range(len(group[0]["fine"][q]))]
+            fine[q] = {"mean": [b["mean"] for b in per_bin],
+                       "ci_lo": [b["ci95"][0] if b["ci95"] else None for b in per_bin],
+                       "ci_hi": [b["ci95"][1] if b["ci95"] else None for b in per_bin]}
+        out.append({
+            "dataset": dataset, "model": model, "loss": loss, "seeds": [r["seed"] for r in group],
+            "metrics": {m: t_interval([r["metrics"][m] for r in group]) for m in group[0]["metrics"]},
+            "final": finals,
+            "bands": {b: {q: t_interval([r["bands"][b][q] for r in group]) for q in BAND_QUANTITIES}
+                      for b in metrics.BAND_KEYS},
+            "fine": fine,
+        })
+    return out
+
+
+def num(v) -> float:
+    """float, with None as NaN."""
+    return float("nan") if v is None else float(v)
+
+
+def comparisons(runs: list[dict], images: dict) -> list[dict]:
+    """Each loss against bce on the same dataset, model and seed (difference = loss - bce)."""
+    groups = runs_by_group(runs)
+    out = []
+    for (dataset, model, loss), group in groups.items():
+        base = groups.get((dataset, model, BASELINE))
+        if loss == BASELINE or base is None:
+            continue
+        by_seed = {r["seed"]: r for r in group}
+        base_by_seed = {r["seed"]: r for r in base}
+        seeds = sorted(set(by_seed) & set(base_by_seed))
+        for metric, image_metric in COMPARED.items():
+            diffs = [num(by_seed[s]["metrics"][metric]) - num(base_by_seed[s]["metrics"][metric]) for s in seeds]
+            seed_level = paired_test(diffs)
+            seed_level["per_seed"] = [{"seed": s, "difference": d} for s, d in zip(seeds, diffs)]
+            base_mean = t_interval([base_by_seed[s]["metrics"][metric] for s in seeds])["mean"]
+            relative = (seed_level["mean"] / abs(base_mean)
+                        if seed_level["mean"] is not None and base_mean not in (None, 0) else None)
+            image_level = None
+            if image_metric is not None and seeds:
+                per_image = [images[(dataset, model, loss, s)][metric] - images[(dataset, model, BASELINE, s)][metric]
+                             for s in seeds]
+                image_level = {
+                    "per_seed": [{"seed": s, **paired_test(d)} for s, d in zip(seeds, per_image)],
+                    "pooled": wilcoxon_test(_nanmean_rows(np.stack(per_image))),
+                }
+            out.append({"dataset": dataset, "model": model, "loss": loss, "baseline": BASELINE, "metric": metric,
+                        "seeds": seeds, "baseline_mean": base_mean, "relative_difference": relative,
+                        "seed_level": seed_level, "image_level": image_level})
+    return out
+
+
+def _nanmean_rows(stack: np.ndarray) -> np.ndarray:
+    """Per-image mean over seeds, ignoring NaN (an image without midtones has no midtone value)."""
+    count = (~np.isnan(stack)).sum(axis=0)
+    total = np.where(np.isnan(stack), 0.0, stack).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def sensitivity(results: dict, metric: str) -> list[dict]:
+    """For each group with screened-out runs: ``metric`` over its usable seeds, and over all its seeds with the
+    screened-out ones put back, so a reader sees what excluding them changed."""
+    screened = [r for r in results["screened"] if r.get("metrics")]
+    out = []
+    for (dataset, model, loss), extra in runs_by_group(screened).items():
+        usable = [r for r in results["runs"] if (r["dataset"], r["model"], r["loss"]) == (dataset, model, loss)]
+        out.append({"dataset": dataset, "model": model, "loss": loss, "metric": metric,
+                    "screened_seeds": [r["seed"] for r in extra],
+                    "without": t_interval([r["metrics"][metric] for r in usable]),
+                    "with": t_interval([r["metrics"][metric] for r in usable + extra])})
+    return out
