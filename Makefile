@@ -8,6 +8,7 @@ SWEEP  ?= runs/quick-fashion_mnist
 
 report: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
+	@scripts/fetch-mnist10k.sh
 	$(BIN)/replicate data
 	$(BIN)/replicate run --profile quick --out $(SWEEP)
 
@@ -31,6 +32,7 @@ $(VENV)/.installed: pyproject.toml
 
 data: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
+	@scripts/fetch-mnist10k.sh
 	$(BIN)/replicate data
 
 clean:

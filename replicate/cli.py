@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="make the datasets available and print what can be loaded")
     d.add_argument("--data-dir", help="a folder with mnist.npz, mnist/ or fashion-mnist/ (also $REPLICATE_DATA_DIR)")
-    d.add_argument("--dataset", nargs="+", choices=DATASETS, default=list(DATASETS))
+    d.add_argument("--dataset", nargs="+", choices=DATASETS,
+                   help="only these (default: all; a missing optional one is then only listed)")
     d.set_defaults(func=_cmd_data)
 
     ls = sub.add_parser("list", help="list the models and losses with their descriptions")
@@ -98,21 +99,23 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_data(args) -> int:
     from replicate import data
 
+    names = args.dataset or list(data.DATASETS)
     problems = []
-    for name in args.dataset:
+    for name in names:
         for split in data.SPLITS:
             try:
                 images, src = data.load_uint8(name, split, data_dir=args.data_dir)
             except data.DataError as err:
-                problems.append(f"{name}/{split}: {err}")
+                problems.append((name, err))
                 break
             check = "verified" if src.verified else "structure checked, no known checksum"
             print(f"{name:14s} {split:5s} {images.shape[0]:6d} x 28 x 28  from {src.origin}: {src.path} "
                   f"(sha256 {src.sha256[:12]}, {check})")
-    for problem in problems:
-        print(f"not available: {problem}", file=sys.stderr)
-    # MNIST is optional (it needs the network or a copy); the main dataset must be there.
-    return EXIT_USAGE if any(p.startswith("fashion_mnist") for p in problems) else 0
+    for name, err in problems:
+        print(f"not available: {name}: {err}", file=sys.stderr)
+    # A damaged file is always an error; a missing dataset only when asked for, or for the main one.
+    bad = [n for n, err in problems if not isinstance(err, data.DataMissing) or args.dataset or n == "fashion_mnist"]
+    return EXIT_USAGE if bad else 0
 
 
 def _cmd_list(args) -> int:

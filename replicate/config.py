@@ -25,6 +25,9 @@ DEFAULT_MARGIN = 0.02
 #: Default convergence rule: stop once the validation loss's excess over its floor improved by less than
 #: ``MIN_IMPROVEMENT`` (relative, per epoch) for ``PATIENCE`` epochs in a row; the profile's epochs cap it.
 PATIENCE, MIN_IMPROVEMENT = 3, 0.01
+#: After every epoch the runner counts, on this many test images, the outputs saturated at the wrong end: |logit|
+#: beyond SATURATION_LOGIT (the sigmoid below 0.018 or above 0.982) with the target more than 0.5 away.
+SATURATION_IMAGES, SATURATION_LOGIT = 256, 4.0
 
 
 @dataclass(frozen=True)

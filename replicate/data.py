@@ -76,6 +76,10 @@ class DataError(ValueError):
     """A dataset could not be found or failed verification; the message says which file and how to fix it."""
 
 
+class DataMissing(DataError):
+    """No copy of a dataset was found here (as opposed to a copy that is damaged)."""
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a split was read from and the checksum of its decoded image bytes."""
@@ -205,7 +209,7 @@ def _load_real(name: str, split: str, data_dir: str | None, keras_home: str) -> 
             images = _read_mnist10k(path, split) if name == "mnist10k" else _read(path, split)
             return _verified(images, name, split, origin, path)
     if name == "mnist10k":
-        raise DataError(f"no local copy of mnist10k was found. {_MNIST10K_HELP}")
+        raise DataMissing(f"no local copy of mnist10k was found. {_MNIST10K_HELP}")
     images = _download(name, split)
     return _verified(images, name, split, "download", Path(keras_home) / "datasets")
 
@@ -324,7 +328,7 @@ def _download(name: str, split: str) -> np.ndarray:
         loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
         (x_train, _), (x_test, _) = loader.load_data()
     except Exception as err:  # no network, refused hash, ...: all end the same way for the user
-        raise DataError(f"no local copy of {name} was found and downloading it failed "
+        raise DataMissing(f"no local copy of {name} was found and downloading it failed "
                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {help_text}") from err
     return np.asarray(x_train if split == "train" else x_test, dtype=np.uint8)
 

@@ -46,6 +46,8 @@ _STYLE = {
 }
 _MIDTONE_FILL = "#f3eee2"
 _DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
+#: Colours of data series that are not losses (datasets in the capacity figure).
+_SERIES_COLORS = ("#1b2a49", "#B2182B", "#36648b", "#E69F00")
 #: Colours of target intensities (distinct from the loss colours): dark to light as the target gets brighter.
 TARGET_COLORS = ("#1b2a49", "#36648b", "#6fa0cc", "#a9c6e2")
 _WIDTH = 9.0  # inches: about 990 px at DPI, the report's column width
@@ -158,8 +160,9 @@ def intensity_weight(a_grid, weights: dict, midtone=None) -> str:
         return to_data_uri(fig)
 
 
-def logit_gradients(z, gradients: dict) -> str:
-    """d loss / d logit against the logit, one panel per target, one line per loss.
+def logit_gradients(z, gradients: dict, ylabel: str = "∂ loss / ∂ z") -> str:
+    """A function of the logit (the gradient, or the curvature) against the logit, one panel per target, one line
+    per loss.
 
     ``gradients``: loss key -> target (as text) -> values over ``z``.
     """
@@ -173,7 +176,7 @@ def logit_gradients(z, gradients: dict) -> str:
                 ax.plot(z, _nan(per_target[target]), color=loss_color(key), lw=1.6, label=loss_label(key))
             ax.set_title(f"target a = {target}", loc="left")
             ax.set_xlabel("logit z (prediction x = σ(z))")
-        axes[0].set_ylabel("∂ loss / ∂ z")
+        axes[0].set_ylabel(ylabel)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside right center")
         return to_data_uri(fig)
@@ -249,6 +252,58 @@ def learning_curves(models: dict) -> str:
             ax.set_title(title, loc="left")
             ax.set_xlabel("epoch")
             ax.set_ylabel("loss / final val loss")
+        for ax in axes[len(models):]:
+            ax.set_visible(False)
+        fig.legend(list(handles.values()), [loss_label(k) for k in handles], loc="outside lower center",
+                   ncols=min(8, len(handles)))
+        return to_data_uri(fig)
+
+
+def gap_by_code_size(series: dict) -> str:
+    """The BCE - MSE midtone RMSE gap with its 95% CI against the code size (log 2 axis), one line per series.
+
+    ``series``: label -> ``{"code_size": [...], "mean": [...], "lo": [...], "hi": [...]}``.
+    """
+    with rc_context(_STYLE):
+        fig = _figure(_WIDTH * 0.6, 3.0)
+        ax = fig.subplots()
+        ax.axhline(0, color="#888", lw=0.9)
+        for j, (label, s) in enumerate(series.items()):
+            x, mean = np.asarray(s["code_size"], dtype=float), _nan(s["mean"])
+            lo, hi = _nan(s["lo"]), _nan(s["hi"])
+            color = _SERIES_COLORS[j % len(_SERIES_COLORS)]
+            ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], color=color, marker="o", ms=4, lw=1.5, capsize=3,
+                        label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(series[next(iter(series))]["code_size"], [str(c) for c in series[next(iter(series))]["code_size"]])
+        ax.set_xlabel("code size (units of the simple model's code layer)")
+        ax.set_ylabel("BCE − MSE midtone RMSE")
+        ax.set_title("The gap against capacity", loc="left")
+        if len(series) > 1:
+            ax.legend()
+        return to_data_uri(fig)
+
+
+def saturation_curves(models: dict) -> str:
+    """Share of outputs saturated at the wrong end after each epoch, one panel per model, one line per loss.
+
+    ``models``: panel title -> loss key -> ``{"epoch": [...], "share": [...]}`` (means over seeds).
+    """
+    rows, cols = _grid(len(models), 3)
+    with rc_context(_STYLE):
+        fig = _figure(_WIDTH, 2.3 * rows + 0.3)
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        handles = {}
+        for ax, (title, curves) in zip(axes, models.items()):
+            for key, c in curves.items():
+                (line,) = ax.plot(c["epoch"], 100 * _nan(c["share"]), color=loss_color(key), lw=1.5, marker="o",
+                                  ms=2)
+                handles.setdefault(key, line)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(title, loc="left")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("% saturated, wrong end")
+            ax.set_ylim(bottom=0)
         for ax in axes[len(models):]:
             ax.set_visible(False)
         fig.legend(list(handles.values()), [loss_label(k) for k in handles], loc="outside lower center",

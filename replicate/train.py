@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from replicate import convergence, data, fileio, provenance
+from replicate import config, convergence, data, fileio, provenance
 from replicate.config import RunConfig
 
 _DETERMINISM_ON = False
@@ -208,12 +208,6 @@ def train_one(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, tes
     return train_side_by_side([cfg], [run_dir], run_dir, train, test, hook)[0]
 
 
-#: Test images on which the share of saturated, wrong-side outputs is measured after every epoch.
-SATURATION_IMAGES = 256
-#: |logit| beyond which an output counts as saturated (sigmoid below 0.018 or above 0.982).
-SATURATION_LOGIT = 4.0
-
-
 def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLike, train: np.ndarray,
                        test: np.ndarray, on_epoch: Callable[[int, list], None] | None = None) -> list[dict]:
     """Train runs that differ only in their loss, side by side in one model (see :func:`build_fused`), each into
@@ -246,7 +240,7 @@ def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | o
     floors = [_floor(c, arrays.y_test) for c in cfgs]
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
     feed, set_epoch = epoch_feed(arrays, cfg, seed, len(cfgs))
-    probe_x, probe_y = arrays.x_test[:SATURATION_IMAGES], arrays.y_test[:SATURATION_IMAGES]
+    probe_x, probe_y = arrays.x_test[:config.SATURATION_IMAGES], arrays.y_test[:config.SATURATION_IMAGES]
     started = time.perf_counter()
     statuses: list[dict | None] = [None] * len(cfgs)
 
@@ -324,8 +318,8 @@ def _floor(cfg: RunConfig, y_test: np.ndarray) -> float:
 
 
 def _saturation(model, x, y) -> list[float]:
-    """Per output of ``model``: the share of pixels whose logit is saturated (|z| > SATURATION_LOGIT) with the
-    output more than 0.5 away from its target, i.e. stuck at the wrong end."""
+    """Per output of ``model``: the share of pixels whose logit is saturated (|z| > config.SATURATION_LOGIT) with
+    the output more than 0.5 away from its target, i.e. stuck at the wrong end."""
     from keras import ops
 
     from replicate.theory import sigmoid
@@ -337,7 +331,7 @@ def _saturation(model, x, y) -> list[float]:
     for z in outputs:
         z = ops.convert_to_numpy(z).astype(np.float64).reshape(y.shape)
         with np.errstate(invalid="ignore"):  # a diverged copy's NaN logits count as not saturated
-            shares.append(float(np.mean((np.abs(z) > SATURATION_LOGIT) & (np.abs(sigmoid(z) - y) > 0.5))))
+            shares.append(float(np.mean((np.abs(z) > config.SATURATION_LOGIT) & (np.abs(sigmoid(z) - y) > 0.5))))
     return shares
 
 

@@ -23,10 +23,11 @@ class LossTerm:
     pixelwise: bool  # a mean of independent per-pixel terms, so ``theory`` has its closed form
     unit_range: bool  # defined only for targets in [0, 1]
     trained: bool = True  # False: reported as a metric of every run, never trained on
-    #: Its cell of the mechanism's 2 x 2 factorial: whose weighting of errors near the optimum ("bce": r ~ 1,
-    #: "mse": r ~ 2a(1-a)) and whether its logit gradient saturates with the output; None outside it.
+    #: Whether its logit gradient carries the sigmoid's slope x(1 - x), so it fades as the output saturates.
+    saturates: bool = True
+    #: Its row of the mechanism's 2 x 2 factorial: whose weighting of errors near the optimum it has ("bce": r ~ 1,
+    #: "mse": r ~ 2a(1-a)); None for losses outside the factorial.
     weighting: str | None = None
-    saturates: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,16 @@ _LOSS_TERMS = (
              "the tutorial's loss, applied to non-binary targets in [0, 1]",
              "The tutorial's loss: the log-likelihood of a Bernoulli pixel, used here on grey levels. Its floor "
              "H(a) depends on the target and its per-intensity weight is 1/(a(1 − a)).",
-             "#D55E00", pixelwise=True, unit_range=True, weighting="bce", saturates=False),
+             "#D55E00", pixelwise=True, unit_range=True, saturates=False, weighting="bce"),
     LossTerm("bce_kl", "BCE − H", "BCE minus target entropy", "BCE(a, x) − H(a) = KL(Bern(a) ‖ Bern(x))",
              "same gradients as BCE, zero at a perfect reconstruction",
              "BCE shifted so that a perfect reconstruction scores zero. Same gradients, so the same training; "
              "only the reported value changes.",
-             "#E69F00", pixelwise=True, unit_range=True, trained=False),
+             "#E69F00", pixelwise=True, unit_range=True, trained=False, saturates=False),
     LossTerm("mse", "MSE", "Mean squared error", "(x − a)²", "symmetric, every intensity weighted alike",
              "Symmetric and equally weighted at every intensity; the Gaussian log-likelihood with fixed variance. "
              "Its optimum under uncertainty is the conditional mean, like BCE's.",
-             "#0072B2", pixelwise=True, unit_range=False, weighting="mse", saturates=True),
+             "#0072B2", pixelwise=True, unit_range=False, weighting="mse"),
     LossTerm("mae", "MAE", "Mean absolute error", "|x − a|", "symmetric, constant slope; optimum is the median",
              "Constant slope, so small errors are not forgiven; its optimum under uncertainty is the conditional "
              "median, which keeps edges where the mean would average them.",
@@ -93,7 +94,7 @@ _LOSS_TERMS = (
              "The properly normalised likelihood for data in [0, 1] (Loaiza-Ganem & Cunningham, NeurIPS 2019): "
              "BCE plus the log-normaliser that BCE leaves out. The reconstruction is the distribution's mean, not "
              "its parameter λ.",
-             "#CC79A7", pixelwise=True, unit_range=True),
+             "#CC79A7", pixelwise=True, unit_range=True, saturates=False),
     LossTerm("ssim", "SSIM", "SSIM", "1 − SSIM (Gaussian window σ = 1.5, 11 taps)",
              "structural similarity (Wang et al., 2004) as a loss",
              "Structural similarity (Wang et al., 2004) as a loss: compares local means, contrasts and "
@@ -111,14 +112,14 @@ _LOSS_TERMS = (
              "MSE weighted by 1/(a(1 − a)): near the optimum it weighs an error at each intensity as BCE does, "
              "but its logit gradient fades as the output saturates, as MSE's does. With BCE it isolates the "
              "gradient's shape; with MSE, the weighting. ε floors a(1 − a) at its smallest 8-bit value.",
-             "#882255", pixelwise=True, unit_range=True, weighting="bce", saturates=True),
+             "#882255", pixelwise=True, unit_range=True, weighting="bce"),
     LossTerm("bce_mse_weight", "BCE·w_MSE", "BCE with MSE's weighting",
              "2 max(a(1−a), ε) · [BCE(a, x) − H(a)]",
              "keeps BCE's non-saturating gradient, removes its 1/(a(1−a)) weighting (MSE's instead)",
              "BCE's divergence weighted by 2a(1 − a): its logit gradient 2a(1 − a)(x − a) never fades with the "
              "output, as BCE's does, but it weighs errors near the optimum as MSE does. With BCE it isolates the "
              "weighting; with MSE, the gradient's shape. ε floors a(1 − a) at its smallest 8-bit value.",
-             "#44AA99", pixelwise=True, unit_range=True, weighting="mse", saturates=False),
+             "#44AA99", pixelwise=True, unit_range=True, saturates=False, weighting="mse"),
 )
 LOSSES: dict[str, LossTerm] = {t.key: t for t in _LOSS_TERMS}
 LOSS_KEYS = tuple(LOSSES)

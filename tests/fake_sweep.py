@@ -21,11 +21,13 @@ DEFAULT_FINAL_LOSS = {"bce": 0.28, "mse": 0.012}
 def write_fake_sweep(root, *, dataset: str = "fashion_mnist", models=("simple",), losses=("bce", "mse"),
                      seeds=(0, 1, 2), n_images: int = 12, profile: str = "quick", epochs: int = 3,
                      midtone_pull: dict[str, float] | None = None, final_val_loss: dict[str, float] | None = None,
-                     failed=(), missing=()) -> Path:
+                     failed=(), missing=(), constant=(), config_extra: dict | None = None) -> Path:
     """Write ``<root>/sweep.json``, ``provenance.json``, targets and one folder per run; return ``root``.
 
-    ``failed`` and ``missing`` hold ``(model, loss, seed)`` triples: a failed run has a ``status.json``
-    saying so and no reconstructions; a missing one is listed as pending and has no folder at all.
+    ``failed``, ``missing`` and ``constant`` hold ``(model, loss, seed)`` triples: a failed run has a
+    ``status.json`` saying so and no reconstructions; a missing one is listed as pending and has no folder at all;
+    a constant one finished with a constant output of 0.004 (a collapsed run). ``final_val_loss`` is keyed by
+    loss or by ``model/loss``; ``config_extra`` adds to the sweep config (an endpoint or a margin, say).
     """
     root = Path(root)
     pull = {**DEFAULT_PULL, **(midtone_pull or {})}
@@ -34,6 +36,7 @@ def write_fake_sweep(root, *, dataset: str = "fashion_mnist", models=("simple",)
     write_npz(root / dataset / "targets.npz", images=images, index=np.arange(n_images, dtype=np.int64))
     target = images.astype(np.float32) / 255
     failed, missing = {tuple(t) for t in failed}, {tuple(t) for t in missing}
+    constant = {tuple(t) for t in constant}
     runs = []
     for model in models:
         for loss in losses:
@@ -54,15 +57,17 @@ def write_fake_sweep(root, *, dataset: str = "fashion_mnist", models=("simple",)
                     continue
                 rng = np.random.default_rng([seed, zlib.crc32(f"{model}/{loss}".encode())])
                 recon = _reconstruct(target, pull.get(loss, 0.3) * (1 + 0.05 * rng.normal()), rng)
+                if key in constant:
+                    recon = np.full_like(recon, 0.004)
                 write_npz(run / "reconstructions.npz", recon=recon.astype(np.float16))
-                end = final.get(loss, 0.1) * (1 + 0.01 * rng.normal())
+                end = final.get(f"{model}/{loss}", final.get(loss, 0.1)) * (1 + 0.01 * rng.normal())
                 curve = [end + 0.05 * (1 / e - 1 / epochs) for e in range(1, epochs + 1)]
                 write_json(run / "history.json", {"epoch": list(range(1, epochs + 1)),
                                                   "loss": [v - 0.002 for v in curve], "val_loss": curve})
                 write_json(run / "status.json", {"status": "done", "reason": None, "epoch": epochs,
                                                  "wall_s": 1.0 + seed, "device": "cpu"})
     config = {"profile": profile, "dataset": dataset, "models": list(models), "losses": list(losses),
-              "seeds": list(seeds), "epochs": epochs, "train_limit": 64, "test_limit": n_images}
+              "seeds": list(seeds), "epochs": epochs, "train_limit": 64, "test_limit": n_images, **(config_extra or {})}
     write_json(root / "sweep.json", {"config": config, "runs": runs})
     write_json(root / "provenance.json", {
         "versions": {"numpy": np.__version__}, "backend": "none (fake sweep)", "device": "cpu",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-SECTIONS = ["answer", "question", "worked-example", "mechanism", "evidence", "reconstructions", "replication",
-            "alternatives", "limitations", "reproduce"]
+SECTIONS = ["answer", "question", "worked-example", "mechanism", "mechanism-tested", "evidence", "reconstructions",
+            "replication", "alternatives", "limitations", "reproduce"]
 
 
 class Page(HTMLParser):

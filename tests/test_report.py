@@ -90,7 +90,7 @@ def test_user_supplied_strings_are_escaped(fake):
 
 def test_failed_and_missing_runs_are_marked(fake):
     _, _, html, page = fake
-    assert "28 of 30 runs finished" not in html and "16 of 18 runs finished" in html
+    assert "16 of 18 runs usable" in html
     limitations = page.sections["limitations"]["text"]
     assert "fashion_mnist/conv/mae seed 1" in limitations and "failed" in limitations
     assert "fashion_mnist/conv/mae seed 2" in limitations and "pending" in limitations
@@ -105,10 +105,31 @@ def test_numbers_come_from_results_json(fake):
     for row in results["theory"]["worked_example"]["rows"]:
         assert fmt(row["bce_nats"], 4) in page.sections["worked-example"]["text"]
     for v in results["verdicts"]:
-        assert fmt(v["rmse_midtone"]["bce_mean"], sig=3) in page.sections["answer"]["text"]
-    assert results["verdicts"][0]["sentence"] in page.sections["answer"]["text"]
+        assert fmt(v["difference"]["bce_mean"], sig=3) in page.sections["answer"]["text"]
+        assert v["status"] in ("worse", "better", "equivalent", "inconclusive")
+    answer = " ".join(page.sections["answer"]["text"].split())
+    assert "pre-registered primary endpoint: midtone RMSE" in answer and "Holm-corrected" in answer
     assert "replicate run --out" in page.sections["reproduce"]["text"]
     assert "@software{replicate2026" in page.sections["reproduce"]["text"]
+
+
+def test_screened_runs_are_counted_named_and_their_effect_shown(tmp_path):
+    """A collapsed run: the header counts it out, the limitations name it with its reason and the sensitivity note
+    gives its group's number with it put back; the screening thresholds are stated."""
+    root = write_fake_sweep(tmp_path, seeds=(0, 1, 2, 3), constant=[("simple", "mse", 2)])
+    html = report.write_report(root).read_text(encoding="utf-8")
+    text = " ".join(parse(html).sections["limitations"]["text"].split())
+    assert "7 of 8 runs usable" in html and "1 screened out (collapsed)" in html
+    assert "fashion_mnist/simple/mse seed 2" in text and "screened out: collapsed" in text
+    assert "near-constant output" in text and "Sensitivity: fashion_mnist/simple/mse rmse_midtone" in text
+    assert "below 1 % of the targets'" in text
+
+
+def test_an_old_or_damaged_results_json_is_refused_with_the_fix(tmp_path):
+    for content in ('{"schema_version": 2}', "{}", "not json"):
+        (tmp_path / "results.json").write_text(content, encoding="utf-8")
+        with pytest.raises(ValueError, match="replicate evaluate"):
+            report.write_report(tmp_path)
 
 
 def test_template_types_in_no_result_number():

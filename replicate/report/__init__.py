@@ -4,7 +4,7 @@ reconstructions) with a Jinja2 template and matplotlib figures.
 :func:`write_report` reads ``<sweep>/results.json`` (running :func:`replicate.analysis.evaluate_sweep` first
 when it is absent), turns it into a template context and renders ``templates/report.html.j2`` with autoescaping
 on. One module per section formats what ``analysis`` judged: ``answer``, ``mechanism`` (with the worked example),
-``evidence``, ``gallery``, ``replication``, ``alternatives``, ``limitations`` and ``reproduce``; ``format`` is
+``tested`` (the mechanism's ablations), ``evidence``, ``gallery``, ``replication``, ``alternatives``, ``limitations`` and ``reproduce``; ``format`` is
 the one number formatter and ``view`` indexes ``results.json``. Figures are embedded as ``data:`` URIs and the
 stylesheet is inlined, so the file opens from disk and loads nothing from the network.
 
@@ -17,7 +17,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from replicate.fileio import read_json, write_text
-from replicate.report import alternatives, answer, evidence, gallery, limitations, mechanism, replication, reproduce
+from replicate.report import (alternatives, answer, evidence, gallery, limitations, mechanism, replication,
+                              reproduce, tested)
 from replicate.report.format import fmt
 from replicate.report.view import Results
 
@@ -43,7 +44,8 @@ def write_report(sweep_dir, out=None) -> Path:
     Raises
     ------
     ValueError
-        If the folder holds neither ``results.json`` nor ``sweep.json``.
+        If the folder holds neither ``results.json`` nor ``sweep.json``, or its ``results.json`` cannot be read or
+        was written by another version of the analysis (the message says to run ``replicate evaluate``).
     """
     sweep = Path(sweep_dir)
     results_path = sweep / "results.json"
@@ -51,8 +53,33 @@ def write_report(sweep_dir, out=None) -> Path:
         from replicate import analysis
 
         analysis.evaluate_sweep(sweep)
-    html = render(read_json(results_path), sweep)
+    html = render(_read_results(results_path), sweep)
     return write_text(Path(out) if out is not None else sweep / "report.html", html)
+
+
+#: The ``results.json`` schema this report reads (``replicate.analysis.SCHEMA_VERSION``, without importing it).
+SCHEMA_VERSION = 3
+_REQUIRED = ("sweep", "methods", "runs", "screened", "missing", "aggregates", "comparisons", "verdicts", "answer",
+             "theory", "theory_checks", "mechanism", "convergence", "replication", "groups", "recommendation",
+             "gallery")
+
+
+def _read_results(path: Path) -> dict:
+    """``results.json``, checked to be the schema this report reads; a ValueError names the file otherwise."""
+    import json
+
+    try:
+        results = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} cannot be read ({err}); run 'replicate evaluate {path.parent}' to rewrite it") from err
+    version = results.get("schema_version") if isinstance(results, dict) else None
+    missing = [k for k in _REQUIRED if not isinstance(results, dict) or k not in results]
+    if version != SCHEMA_VERSION or missing:
+        raise ValueError(f"{path} is {'schema ' + str(version) if version else 'not a results file'}"
+                         + (f" and lacks {', '.join(missing)}" if missing else "")
+                         + f"; this report reads schema {SCHEMA_VERSION}. Run 'replicate evaluate {path.parent}' to "
+                         "rewrite it from the sweep's files.")
+    return results
 
 
 def render(results: dict, sweep_dir=None) -> str:
@@ -71,6 +98,7 @@ def build_context(results: dict, sweep_dir=None) -> dict:
         "answer": answer.answer(s),
         "worked": mechanism.worked_example(results["theory"]["worked_example"]),
         "mechanism": mechanism.mechanism(s),
+        "tested": tested.tested(s),
         "evidence": evidence.evidence(s),
         "gallery": gallery.gallery(s, sweep_dir),
         "replication": replication.replication(s),

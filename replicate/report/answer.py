@@ -2,24 +2,28 @@
 from __future__ import annotations
 
 from replicate import figures
-from replicate.report.format import ci_decimals, decimals, effect, finite, fmt, fmt_ci, join, pct, plural, when
+from replicate.report.format import (ci_decimals, decimals, effect, finite, fmt, fmt_ci, join, pct, plural,
+                                     when)
 from replicate.report.view import Results
 
-_VERDICT_WORDS = {"worse": "BCE worse", "equal": "no difference", "better": "BCE better",
-                  "insufficient seeds": "too few seeds", "not available": "no verdict"}
+BADGES = {"worse": "BCE worse", "better": "BCE better", "equivalent": "equivalent", "inconclusive": "inconclusive",
+          "insufficient seeds": "too few seeds", "not available": "no verdict"}
+_METRIC_WORDS = {"rmse_midtone": "midtone RMSE", "ssim_midtone": "midtone SSIM", "rmse": "RMSE"}
 
 
 def header(s: Results) -> dict:
-    n_done, n_missing = len(s.runs), len(s.missing)
+    usable, screened, missing = len(s.runs), len(s.screened), len(s.missing)
     by_status: dict[str, int] = {}
     for m in s.missing:
         by_status[m["status"]] = by_status.get(m["status"], 0) + 1
-    date = s.provenance.get("finished") or s.provenance.get("end_time") or s.provenance.get("started") \
-        or s.provenance.get("start_time")
+    for m in s.screened:
+        key = f"screened out ({m['screen']['verdict']})"
+        by_status[key] = by_status.get(key, 0) + 1
+    date = s.provenance.get("finished") or s.provenance.get("started")
     return {
         "profile": s.config.get("profile", "?"),
         "datasets": ", ".join(s.datasets),
-        "runs": f"{n_done} of {n_done + n_missing} runs finished",
+        "runs": f"{usable} of {usable + screened + missing} runs usable",
         "missing": ", ".join(f"{n} {status}" for status, n in by_status.items()),
         "seeds": plural(len(s.seeds), "seed"),
         "models": plural(len(s.models), "model"),
@@ -28,102 +32,147 @@ def header(s: Results) -> dict:
     }
 
 
+def endpoint_words(s: Results) -> str:
+    endpoint = s.config.get("endpoint") or "rmse_midtone"
+    return _METRIC_WORDS.get(endpoint, endpoint)
+
+
+def margin_words(s: Results) -> str:
+    return f"±{100 * (s.config.get('margin') or 0.02):g} %"
+
+
 def answer(s: Results) -> dict:
     verdicts = s.r.get("verdicts", [])
-    judged = s.r.get("answer") or {"word": "none", "rated": 0, "by_status": {}}
-    names = {st: [s.title(d, m) for d, m in judged["by_status"].get(st, [])] for st in ("worse", "equal", "better")}
-    rated = [v for v in verdicts if v.get("status") in ("worse", "equal", "better")]
-    word = judged["word"]
+    judged = s.r["answer"]
+    what, margin = endpoint_words(s), margin_words(s)
+    names = {st: [s.title(d, m) for d, m in judged["by_status"].get(st, [])]
+             for st in ("worse", "better", "equivalent", "inconclusive")}
+    word, n = judged["word"], judged["rated"]
     if word == "none":
-        headline = ("No verdict on this sweep." if verdicts else
-                    "No verdict on this sweep: no model has finished runs with both BCE and MSE.")
+        headline = "No verdict on this sweep: no model has at least two paired BCE and MSE runs."
     elif word == "yes":
-        headline = (f"Yes. BCE's midtone error is measurably larger than MSE's for every model compared "
-                    f"({judged['rated']} of {judged['rated']}: {join(names['worse'])}).")
-    elif names["equal"] and not names["better"] and not names["worse"]:
-        headline = (f"No measurable difference: BCE's midtone error is within the 95% CI of MSE's for every "
-                    f"model compared ({join(names['equal'])}).")
+        headline = (f"Yes. BCE's {what} is larger than MSE's for every model ({n} of {n}: {join(names['worse'])}; "
+                    "paired t-tests, Holm-corrected).")
     elif word == "no":
-        headline = f"No. BCE's midtone error is measurably smaller than MSE's for {join(names['better'])}."
+        headline = f"No. BCE's {what} is smaller than MSE's for every model ({join(names['better'])})."
+    elif word == "equivalent":
+        headline = (f"No practical difference. BCE and MSE are equivalent within {margin} of MSE's {what} for every "
+                    f"model ({join(names['equivalent'])}; two one-sided tests, Holm-corrected).")
+    elif word == "inconclusive":
+        headline = (f"Not resolved. For every model the data neither show a difference in {what} nor establish "
+                    f"equivalence within {margin}.")
     else:
-        parts = []
-        if names["worse"]:
-            parts.append(f"larger than MSE's for {join(names['worse'])}")
-        if names["equal"]:
-            parts.append(f"not measurably different for {join(names['equal'])}")
-        if names["better"]:
-            parts.append(f"smaller for {join(names['better'])}")
-        headline = "Mixed. BCE's midtone error is " + "; ".join(parts) + "."
-    details = [] if rated else [v["sentence"] for v in verdicts if v.get("sentence")]
+        parts = [f"{label} for {join(names[st])}" for st, label in (
+            ("worse", "BCE worse"), ("equivalent", f"equivalent within {margin}"), ("better", "BCE better"),
+            ("inconclusive", "inconclusive")) if names[st]]
+        headline = f"Mixed, on {what}: " + "; ".join(parts) + "."
+    if judged.get("not_converged"):
+        headline += (" Not every run met the convergence rule within its epoch cap ("
+                     + join(s.title(d, m) for d, m in judged["not_converged"])
+                     + "), so these verdicts concern models that were still improving.")
+    rated = [v for v in verdicts if v.get("role") == "primary" and "difference" in v]
+    details = []
+    rel = [v["difference"]["relative_to_mse"] for v in rated if finite(v["difference"].get("relative_to_mse"))]
+    if rel:
+        span = pct(rel[0]) if len(rel) == 1 else f"{pct(min(rel))} to {pct(max(rel))}"
+        details.append(f"BCE − MSE {what}, relative to MSE's: {span}.")
     if rated:
-        rel = [r for r in (v["rmse_midtone"].get("relative_to_mse") for v in rated) if finite(r)]
-        if rel:
-            span = pct(rel[0]) if len(rel) == 1 else f"{pct(min(rel))} to {pct(max(rel))}"
-            details.append(f"BCE − MSE midtone RMSE, relative to MSE's: {span}.")
         blurrier = [v for v in rated if v.get("blur") == "blurrier"]
         sharper = [v for v in rated if v.get("blur") == "sharper"]
-        higher = f" and higher for {len(sharper)}" if sharper else ""
-        details.append(f"Midtone sharpness is lower (blurrier) under BCE for {len(blurrier)} of "
-                       f"{plural(len(rated), 'model')}{higher}.")
-    return {"word": word, "headline": headline, "details": details, "rows": [_row(s, v) for v in verdicts],
-            "forest": _forest(s, verdicts) if rated else None, "reason": _reason(s, verdicts),
-            "n_missing": len(s.missing)}
+        details.append(f"Descriptive, not a verdict: midtone edge transfer is lower (blurrier) under BCE for "
+                       f"{len(blurrier)} of {plural(len(rated), 'model')}"
+                       + (f" and higher for {len(sharper)}" if sharper else "") + " (uncorrected 95% CIs).")
+    rows = [_row(s, v) for v in sorted(verdicts, key=lambda v: v.get("role") != "primary")]
+    return {"word": word, "headline": headline, "details": details, "rows": rows, "endpoint": what,
+            "margin": margin, "forest": _forest(s, rated) if rated else None, "reason": _reason(s, rated),
+            "n_missing": len(s.missing) + len(s.screened), "sentences": [r["sentence"] for r in rows]}
 
 
 def _row(s: Results, v: dict) -> dict:
-    row = {"model": s.title(v["dataset"], v["model"]), "status": v.get("status", "not available"),
-           "badge": _VERDICT_WORDS.get(v.get("status"), v.get("status", "")), "sentence": v.get("sentence", ""),
+    status = v.get("status", "not available")
+    row = {"model": s.title(v["dataset"], v["model"]), "status": status, "badge": BADGES.get(status, status),
+           "role": v.get("role", "primary"), "sentence": sentence(s, v),
            "blur": v.get("blur") if v.get("blur") in ("blurrier", "as sharp", "sharper") else ""}
-    if "rmse_midtone" in v:
-        m, sh, ratio = v["rmse_midtone"], v["sharpness_midtone"], v["midtone_extreme_rmse_ratio"]
-        d, dd = decimals(m.get("bce_mean"), 3), ci_decimals(m.get("difference"), m.get("ci95"))
-        row.update(
-            n=v.get("n_seeds"), bce=fmt(m.get("bce_mean"), d), mse=fmt(m.get("mse_mean"), d),
-            diff=fmt(m.get("difference"), dd, sign=True), diff_ci=fmt_ci(m.get("ci95"), dd, sign=True),
-            rel=pct(m.get("relative_to_mse")), sig=bool(m.get("excludes_zero")),
-            sharp=effect(sh), sharp_sig=bool(sh.get("excludes_zero")), ratio=effect(ratio),
-            textbook=v.get("textbook", ""))
+    if "difference" in v:
+        d = v["difference"]
+        places, dd = decimals(d.get("bce_mean"), 3), ci_decimals(d.get("difference"), d.get("ci95"))
+        row.update(n=v.get("n_seeds"), bce=fmt(d.get("bce_mean"), places), mse=fmt(d.get("mse_mean"), places),
+                   diff=fmt(d.get("difference"), dd, sign=True), diff_ci=fmt_ci(d.get("ci95"), dd, sign=True),
+                   rel=pct(d.get("relative_to_mse")), p=_p(v.get("p_holm") if row["role"] == "primary"
+                                                           else d.get("p_value")),
+                   tost=_p(v.get("tost_p_holm") if row["role"] == "primary" else v["tost"].get("p_value")))
     return row
 
 
-def _forest(s: Results, verdicts: list[dict]) -> str:
-    panels = []
-    for key, title, unit in (("rmse_midtone", "Midtone RMSE", "> 0: more midtone error under BCE"),
-                             ("sharpness_midtone", "Midtone sharpness", "< 0: BCE is blurrier"),
-                             ("midtone_extreme_rmse_ratio", "Midtone / extreme RMSE",
+def _p(p) -> str:
+    return "—" if not finite(p) else ("< 0.001" if p < 0.001 else fmt(p, sig=2))
+
+
+def sentence(s: Results, v: dict) -> str:
+    """One verdict in words, every number from ``results.json``."""
+    head = f"{s.title(v['dataset'], v['model'])}"
+    if "difference" not in v:
+        return f"{head}: no verdict, no usable {' or '.join(v.get('lacking', ['paired']))} run."
+    d, what, margin = v["difference"], endpoint_words(s), margin_words(s)
+    role = "" if v.get("role") == "primary" else " (sensitivity check: the post's penalty; not counted)"
+    text = (f"{head}{role}, {plural(v['n_seeds'], 'seed')}: BCE − MSE {what} {effect(d)}, "
+            f"{pct(d.get('relative_to_mse'))} of MSE's")
+    status = v["status"]
+    if status == "insufficient seeds":
+        return text + ": too few paired seeds for a verdict."
+    corrected = "Holm-corrected " if v.get("role") == "primary" else ""
+    if status == "equivalent":
+        text += f": equivalent within {margin} ({corrected}TOST p = {_p(v.get('tost_p_holm') or v['tost']['p_value'])})."
+    elif status in ("worse", "better"):
+        text += (f": BCE {status} ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}); not equivalent within "
+                 f"{margin}.")
+    else:
+        text += (f": inconclusive — no difference shown ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}) and "
+                 f"no equivalence within {margin} shown either.")
+    if not v.get("all_converged", True):
+        text += " Some of its runs had not converged."
+    return text
+
+
+def _forest(s: Results, rated: list[dict]) -> str:
+    panels = [{"title": f"Primary: {endpoint_words(s)}", "xlabel": "BCE − MSE (> 0: more error under BCE)",
+               "rows": [{"label": s.title(v["dataset"], v["model"]), "difference": v["difference"]["difference"],
+                         "ci95": v["difference"]["ci95"], "significant": v["status"] in ("worse", "better")}
+                        for v in rated]}]
+    for key, title, unit in (("edge_transfer_midtone", "Edge transfer*", "< 0: BCE blurrier"),
+                             ("midtone_extreme_rmse_ratio", "Midtone/extreme RMSE*",
                               "> 0: as the 1/(a(1−a)) weight predicts")):
         panels.append({"title": title, "xlabel": unit, "rows": [
-            {"label": s.title(v["dataset"], v["model"]), "difference": v[key].get("difference"),
-             "ci95": v[key].get("ci95"), "significant": bool(v[key].get("excludes_zero"))}
-            for v in verdicts if key in v]})
+            {"label": s.title(v["dataset"], v["model"]), "difference": v["secondary"][key]["difference"],
+             "ci95": v["secondary"][key]["ci95"], "significant": bool(v["secondary"][key]["excludes_zero"])}
+            for v in rated]})
     return figures.effect_forest(panels)
 
 
-def _reason(s: Results, verdicts: list[dict]) -> str:
-    """The one-paragraph why, from the predicted weighting and the verdicts' textbook and blur fields."""
+def _reason(s: Results, rated: list[dict]) -> str:
+    """The one-paragraph why, from the predicted weighting and the verdicts' descriptive textbook field."""
     pred = s.theory.get("predicted_extreme_to_midtone_weight", {})
-    rated = [v for v in verdicts if v.get("textbook") in ("agrees", "disagrees", "inconclusive")]
     text = ("BCE and MSE aim at the same optimum (the conditional mean), so any difference comes from how each "
             "loss spends a limited model's capacity and from optimisation. ")
     if finite(pred.get("bce")) and finite(pred.get("mse")):
         text += (f"Near its optimum BCE is MSE weighted by 1/(a(1 − a)): averaged over 8-bit levels, a small error "
-                 f"at the extremes costs {fmt(pred['bce'] / pred['mse'])} times more, relative to the same error at "
-                 "midtones, than under MSE, so BCE should trade larger midtone error for smaller extreme error. ")
-    if not rated:
+                 f"at the open extremes costs {fmt(pred['bce'] / pred['mse'])} times more, relative to the same "
+                 "error at midtones, than under MSE, so BCE should trade larger midtone error for smaller extreme "
+                 "error. ")
+    judged = [v for v in rated if v.get("textbook") in ("agrees", "disagrees", "inconclusive")]
+    if not judged:
         return text + "This sweep has no verdict that can test the prediction."
-    agree = [s.title(v["dataset"], v["model"]) for v in rated if v["textbook"] == "agrees"]
-    disagree = [s.title(v["dataset"], v["model"]) for v in rated if v["textbook"] == "disagrees"]
-    n = len(rated)
+    agree = [s.title(v["dataset"], v["model"]) for v in judged if v["textbook"] == "agrees"]
+    disagree = [s.title(v["dataset"], v["model"]) for v in judged if v["textbook"] == "disagrees"]
+    n = len(judged)
+    text += "Descriptively (uncorrected 95% CIs): "
     if len(agree) == n:
-        every = "the one model" if n == 1 else "both models" if n == 2 else f"all {n} models"
-        text += (f"The measurements agree for {every}: the midtone/extreme RMSE "
-                 "ratio is larger under BCE, with a 95% CI that excludes zero.")
+        text += f"the midtone/extreme RMSE ratio is larger under BCE for all {n} models, as predicted."
     elif not agree and not disagree:
-        text += ("The measurements neither confirm nor contradict it: the midtone/extreme RMSE ratio differs "
-                 "between BCE and MSE by less than its 95% CI in every model.")
+        text += "the midtone/extreme RMSE ratio differs between BCE and MSE by less than its CI in every model."
     else:
-        text += (f"The measured midtone/extreme RMSE ratio is larger under BCE, as predicted, for {len(agree)} of "
-                 f"{n} models" + (f" ({join(agree)})" if agree else "")
-                 + (f"; it is smaller, against the prediction, for {join(disagree)}" if disagree else "")
-                 + "; elsewhere the CI includes zero.")
+        text += (f"the ratio is larger under BCE, as predicted, for {len(agree)} of {n} models"
+                 + (f" ({join(agree)})" if agree else "")
+                 + (f"; smaller, against the prediction, for {join(disagree)}" if disagree else "")
+                 + "; elsewhere the CI includes zero. The section Mechanism, tested separates the causes.")
     return text

@@ -10,16 +10,19 @@ from replicate.vocabulary import BASELINE, loss_color, loss_label
 #: Metric tables: (title, caption, ((metric key, label, direction)...)); direction +1 higher is better,
 #: -1 lower is better, 0 neither (the difference is marked, not judged).
 METRIC_TABLES = (
-    ("Whole image", "SSIM (Gaussian window), PSNR (mean over images), sharpness (gradient magnitude kept, "
-     "1 = as sharp as the target) and the share of high-frequency energy kept.",
-     (("ssim", "SSIM", 1), ("psnr_mean_of_images", "PSNR (dB)", 1), ("sharpness", "Sharpness", 0),
+    ("Whole image", "SSIM (Gaussian window), PSNR (mean over images), edge transfer (the slope of the "
+     "reconstruction's gradients on the target's: 1 = every edge kept, below 1 = blurred) and the share of "
+     "high-frequency energy kept.",
+     (("ssim", "SSIM", 1), ("psnr_mean_of_images", "PSNR (dB)", 1), ("edge_transfer", "Edge transfer", 0),
       ("hf_energy_ratio", "HF energy kept", 0))),
     ("By target intensity", "Computed over midtone target pixels, or extreme ones (exact 0, dark, highlight, "
-     "exact 1); the last column is midtone RMSE / extreme RMSE.",
+     "exact 1); midtone edge transfer is over the inside of garments (midtone pixels not touching background); "
+     "the last column is midtone RMSE / extreme RMSE.",
      (("ssim_midtone", "Midtone SSIM", 1), ("rmse_midtone", "Midtone RMSE", -1),
-      ("rmse_extreme", "Extreme RMSE", -1), ("sharpness_midtone", "Midtone sharpness", 0),
+      ("rmse_extreme", "Extreme RMSE", -1), ("edge_transfer_midtone", "Midtone edge transfer", 0),
       ("midtone_extreme_rmse_ratio", "Midtone / extreme", 0))),
 )
+_GROUPS = {"zero": "exact 0", "open_extreme": "open extremes", "one": "exact 1"}
 
 
 def evidence(s: Results) -> dict:
@@ -44,6 +47,7 @@ def evidence(s: Results) -> dict:
         "tables": [_metric_table(s, title, caption, spec) for title, caption, spec in METRIC_TABLES],
         "learning": figures.learning_curves(learning) if learning else None,
         "checks": [_check(s, c) for c in s.r.get("theory_checks", [])],
+        "convergence": _convergence(s),
     }
 
 
@@ -86,6 +90,28 @@ def _metric_table(s: Results, title: str, caption: str, spec) -> dict:
 def _check(s: Results, c: dict) -> dict:
     """One row of the table that holds the weighting's prediction against the measured ratio."""
     return {"model": s.title(c["dataset"], c["model"]), "loss": loss_label(c["loss"]),
-            "weight": fmt(c.get("weight"), sig=3), "bce_weight": fmt(c.get("baseline_weight"), sig=3),
-            "expect": c["expect"], "measured": effect(c["measured"]) if c.get("measured") else
-            ("—" if c["expect"] == "no per-pixel closed form" else "no paired runs"), "outcome": c["outcome"]}
+            "group": _GROUPS.get(c["group"], c["group"]), "weight": fmt(c.get("weight"), sig=3),
+            "bce_weight": fmt(c.get("baseline_weight"), sig=3),
+            "expect": c["expect"] + (f" ({c['why']})" if c.get("why") else ""),
+            "measured": effect(c["measured"]) if c.get("measured") else "—", "outcome": c["outcome"]}
+
+
+def _convergence(s: Results) -> list[dict]:
+    """Per model: each loss's optimizer steps, how many runs met the convergence rule, the last epoch's gain."""
+    out = []
+    for dataset, model in s.models:
+        rows = []
+        for loss in s.losses_of(dataset, model):
+            c = s.convergence.get((dataset, model, loss))
+            if not c:
+                continue
+            steps = c.get("steps") or {}
+            span = ("—" if not steps else fmt(steps["mean"], 0) if steps["min"] == steps["max"]
+                    else f"{fmt(steps['min'], 0)}–{fmt(steps['max'], 0)}")
+            gain = c["last_improvement"]
+            rows.append({"loss": loss_label(loss), "color": loss_color(loss), "steps": span,
+                         "converged": f"{c['converged']}/{c['runs']}", "all": c["converged"] == c["runs"],
+                         "gain": "—" if gain["mean"] is None else f"{fmt(100 * gain['mean'], sig=2)} %"})
+        if rows:
+            out.append({"model": s.title(dataset, model), "rows": rows})
+    return out

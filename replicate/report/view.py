@@ -14,6 +14,7 @@ class Results:
         self.aggs = {(a["dataset"], a["model"], a["loss"]): a for a in results.get("aggregates", [])}
         self.comps = {(c["dataset"], c["model"], c["loss"], c["metric"]): c for c in results.get("comparisons", [])}
         self.runs = results.get("runs", [])
+        self.screened = results.get("screened", [])
         self.missing = results.get("missing", [])
         self.seeds = list(self.config.get("seeds") or sorted({r["seed"] for r in self.runs + self.missing}))
         self.groups = [tuple(g) for g in results.get("groups", [])]
@@ -32,7 +33,8 @@ class Results:
     def seed_count(self, key) -> tuple[int, int]:
         """(finished seeds, expected seeds) of a (dataset, model, loss) group."""
         done = len(self.aggs[key]["seeds"]) if key in self.aggs else 0
-        expected = len([r for r in self.runs + self.missing if (r["dataset"], r["model"], r["loss"]) == key])
+        expected = len([r for r in self.runs + self.screened + self.missing
+                        if (r["dataset"], r["model"], r["loss"]) == key])
         return done, max(expected, done)
 
     def config_for(self, name: str, model: str):
