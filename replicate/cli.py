@@ -75,7 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (output layer stays float32)")
     r.add_argument("--one-by-one", action="store_true",
                    help="train each run alone (default: the losses of a model and seed train side by side in one "
-                        "model, with the same numbers, faster)")
+                        "model: the same weights and reconstructions, faster)")
+    r.add_argument("--discard-changed", action="store_true",
+                   help="delete and retrain the runs in --out that were made with other settings (default: refuse)")
+    r.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="train only shard I of N of the sweep (units of work split evenly; see the README)")
     r.add_argument("--no-report", action="store_true", help="stop after training (no results, no report; see `replicate evaluate`)")
     r.set_defaults(func=_cmd_run)
 
@@ -131,6 +135,17 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """'2/4' -> (2, 4), for --shard."""
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 2/4, got {text!r}") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"a shard I/N needs 1 <= I <= N, got {text!r}")
+    return index, count
+
+
 def _cmd_run(args) -> int:
     from replicate import config
 
@@ -156,8 +171,13 @@ def _cmd_run(args) -> int:
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
     from replicate import sweep as sweeps
 
-    counts = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one)
-    if not args.no_report and counts["usable"]:
+    shard = args.shard or (1, 1)
+    counts = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one,
+                              discard_changed=args.discard_changed, shard=shard)
+    if shard != (1, 1):
+        print(f"shard {shard[0]}/{shard[1]} finished; when every shard has, run 'replicate evaluate {out}' and "
+              f"'replicate report {out}' (or this command without --shard) for the results.")
+    elif not args.no_report and counts["usable"]:
         _evaluate_and_report(out)
     bad = counts["failed"] + counts["screened"]
     print(f"{counts['runs']} runs: {counts['usable']} usable, {counts['failed']} failed, {counts['screened']} "

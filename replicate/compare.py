@@ -1,9 +1,13 @@
 """Compare two ``results.json`` files within stated tolerances: does a regenerated report match the reference?
 
-Training on another machine, library version or thread count changes float rounding, so numbers are compared
-with absolute tolerances per metric (below), and the verdicts must agree exactly. No Keras import.
+Training on another machine, backend, library version or thread count changes float rounding, so numbers are
+compared with absolute tolerances per metric (below), and the verdicts must agree exactly. Two files with nothing in
+common, or a number present in one and missing or not finite in the other, never "match". No Keras import.
 """
 from __future__ import annotations
+
+import json
+import math
 
 from replicate.fileio import read_json
 
@@ -12,30 +16,46 @@ TOLERANCE = {
     "ssim": 0.01, "ssim_skimage": 0.01, "ssim_midtone": 0.01,
     "psnr_mean_of_images": 0.3, "psnr_of_mean_mse": 0.3,
     "sharpness": 0.03, "sharpness_midtone": 0.03, "hf_energy_ratio": 0.03,
-    "midtone_extreme_rmse_ratio": 0.1,
+    "edge_transfer": 0.03, "edge_transfer_midtone": 0.03,
+    "midtone_extreme_rmse_ratio": 0.1, "midtone_zero_rmse_ratio": 0.1, "midtone_open_extreme_rmse_ratio": 0.1,
+    "midtone_one_rmse_ratio": 0.1,
 }
 DEFAULT = 0.005  # RMSE, MSE, MAE, bias, bce_kl and losses: intensities or nats per pixel
 VERDICT_FIELDS = ("status", "blur", "textbook")
 
 
+class MalformedResults(ValueError):
+    """A file that is not a results.json this version can compare (the message says which and why)."""
+
+
 def compare(a: dict, b: dict) -> list[str]:
-    """Human-readable differences between two results (empty when they match within tolerance)."""
-    out = []
+    """Human-readable differences between two results (empty only when they share groups and match within
+    tolerance)."""
+    for name, results in (("first", a), ("second", b)):
+        if not isinstance(results, dict) or not isinstance(results.get("aggregates"), list):
+            raise MalformedResults(f"the {name} file has no 'aggregates' list; it is not a results.json")
     if a.get("schema_version") != b.get("schema_version"):
-        return [f"schema_version differs: {a.get('schema_version')} vs {b.get('schema_version')}"]
+        return [f"schema_version differs: {a.get('schema_version')} vs {b.get('schema_version')}; run 'replicate "
+                "evaluate' on the older sweep first"]
     groups_a, groups_b = _aggregates_by_key(a), _aggregates_by_key(b)
+    common = sorted(groups_a.keys() & groups_b.keys())
+    out = [] if common else ["the two results have no (dataset, model, loss) group in common"]
     for key in sorted(groups_a.keys() ^ groups_b.keys()):
         out.append(f"{'/'.join(key)}: only in {'first' if key in groups_a else 'second'}")
-    for key in sorted(groups_a.keys() & groups_b.keys()):
+    for key in common:
         for section in ("metrics", "final"):
-            ma, mb = groups_a[key].get(section, {}), groups_b[key].get(section, {})
-            for metric in sorted(ma.keys() & mb.keys()):
-                va, vb = ma[metric]["mean"], mb[metric]["mean"]
+            ma, mb = groups_a[key].get(section) or {}, groups_b[key].get(section) or {}
+            for metric in sorted(ma.keys() | mb.keys()):
+                va, vb = (ma.get(metric) or {}).get("mean"), (mb.get(metric) or {}).get("mean")
                 tol = TOLERANCE.get(metric, DEFAULT)
-                if (va is None) != (vb is None) or (va is not None and abs(va - vb) > tol):
+                if va is None and vb is None:
+                    continue
+                if not (_finite(va) and _finite(vb)) or abs(va - vb) > tol:
                     out.append(f"{'/'.join(key)} {section}.{metric}: {va} vs {vb} (tolerance {tol})")
     verdicts_a = {(v["dataset"], v["model"]): v for v in a.get("verdicts", [])}
     verdicts_b = {(v["dataset"], v["model"]): v for v in b.get("verdicts", [])}
+    for key in sorted(verdicts_a.keys() ^ verdicts_b.keys()):
+        out.append(f"{'/'.join(key)} verdict: only in {'first' if key in verdicts_a else 'second'}")
     for key in sorted(verdicts_a.keys() & verdicts_b.keys()):
         for field in VERDICT_FIELDS:
             if verdicts_a[key].get(field) != verdicts_b[key].get(field):
@@ -45,8 +65,24 @@ def compare(a: dict, b: dict) -> list[str]:
 
 
 def compare_files(path_a, path_b) -> list[str]:
-    """:func:`compare` on two ``results.json`` files."""
-    return compare(read_json(path_a), read_json(path_b))
+    """:func:`compare` on two ``results.json`` files; a :class:`MalformedResults` names an unreadable one."""
+    loaded = []
+    for path in (path_a, path_b):
+        try:
+            loaded.append(read_json(path))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise MalformedResults(f"{path} is not JSON ({err}); pass the results.json of a sweep") from err
+    try:
+        return compare(*loaded)
+    except MalformedResults as err:
+        raise MalformedResults(f"{path_a} vs {path_b}: {err}") from err
+    except (KeyError, TypeError, AttributeError) as err:
+        raise MalformedResults(f"{path_a} vs {path_b}: a results file lacks a field ({type(err).__name__}: {err}); "
+                               "run 'replicate evaluate' on its sweep to rewrite it") from err
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _aggregates_by_key(results: dict) -> dict[tuple[str, str, str], dict]:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from replicate import fileio
+
 DATASETS = ("mnist", "mnist10k", "fashion_mnist", "synthetic")
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28)
@@ -122,6 +124,9 @@ def load_uint8(name: str, split: str, *, data_dir=None, n: int | None = None,
                seed: int = 0) -> tuple[np.ndarray, Source]:
     """The raw uint8 images (read-only) and the :class:`Source` they came from."""
     _check_name(name, split)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataError(f"the data folder {data_dir} (from --data-dir) does not exist or is not a folder; pass an "
+                        "existing folder, or leave it out to use the default places.")
     if name == "synthetic":
         n = SYNTHETIC_SIZES[split] if n is None else int(n)
         images = synthetic(n, seed=seed + (0 if split == "train" else 1_000_003))
@@ -268,7 +273,7 @@ def _parse_idx(raw: bytes, path: Path, expected_n: int) -> np.ndarray:
 def _read_npz(path: Path, split: str) -> np.ndarray:
     key = "x_train" if split == "train" else "x_test"
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             if key not in npz.files:
                 raise DataError(f"{path}: has no array {key!r} (found {', '.join(npz.files)}); expected Keras' "
                                 f"mnist.npz layout. {_MNIST_HELP}")
@@ -340,7 +345,7 @@ def _verified(images: np.ndarray, name: str, split: str, origin: str, path: Path
         help_text = {"mnist": _MNIST_HELP, "mnist10k": _MNIST10K_HELP}.get(name, _FASHION_HELP)
         raise DataError(f"{path}: the decoded images of {name}/{split} have SHA-256 {digest[:16]}..., expected "
                         f"{known[:16]}.... The file is corrupt or is not {name}; replace it. {help_text}")
-    verified = known is not None or (path.suffix == ".npz" and _file_sha256(path) == KERAS_MNIST_NPZ_SHA256)
+    verified = known is not None or (path.suffix == ".npz" and fileio.sha256(path) == KERAS_MNIST_NPZ_SHA256)
     images = np.array(images)  # own the memory, then freeze it: the cached copy is shared between callers
     images.setflags(write=False)
     return images, Source(name, split, origin, str(path), digest, verified)
@@ -348,11 +353,3 @@ def _verified(images: np.ndarray, name: str, split: str, origin: str, path: Path
 
 def _sha256(images: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(images, dtype=np.uint8).tobytes()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

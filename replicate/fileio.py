@@ -55,6 +55,44 @@ def write_npz(path: str | os.PathLike, compress: bool = True, **arrays) -> Path:
     return atomic_write(path, _write)
 
 
+def sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def remove_leftovers(folder: str | os.PathLike) -> None:
+    """Delete the temporary files that interrupted :func:`atomic_write` calls left in ``folder``."""
+    folder = Path(folder)
+    if folder.is_dir():
+        for path in folder.glob(".*.tmp*"):
+            path.unlink(missing_ok=True)
+
+
+def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> dict:
+    """The arrays of a ``.npz`` (only ``keys``, when given), read whole; a ValueError names a damaged or
+    incomplete file, which is always closed."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+            missing = [k for k in keys or () if k not in z.files]
+            if missing:
+                raise KeyError(f"no array {', '.join(missing)}")
+            return {k: z[k] for k in (keys or z.files)}
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err})") from err
+
+
 def _finite(obj: Any) -> Any:
     """Replace non-finite floats by None, recursively (JSON has no NaN)."""
     import math

@@ -1,16 +1,20 @@
-"""A sweep: which runs to train, grouped into units of work (the losses of a model and seed side by side), in
-what order and on which backend, with progress lines, the sweep's own files (``sweep.json``, ``provenance.json``,
-the targets) and each run's status, so that the same command resumes an interrupted sweep and never redoes a
-finished run.
+"""A sweep: which runs to train, grouped into units of work (the losses of a model and seed side by side), split
+into shards, in what order and on which backend, with progress lines, the sweep's own files (``sweep.json``, the
+provenance, the targets) and each run's status, so that the same command resumes an interrupted sweep and never
+redoes a finished run.
 
-Each model trains on its own Keras backend (``config.backend_for``); a process can hold one backend only, so the
-units of the other backend run in a child process (``python -m replicate.sweep``) on the same folder. Training one
-unit is :mod:`replicate.train`'s job; metrics and the report come later, from the files.
+The folder is a store that is trusted only as far as it checks out: a writer holds a lock (:mod:`replicate.lock`);
+a finished run is reused only if its recorded config equals the requested one; a damaged status or checkpoint is
+named and its run trained again. Each model trains on its own Keras backend (``config.backend_for``); a process can
+hold one backend only, so the units of the other backend run in a child process (``python -m replicate.sweep``) on
+the same folder, under the parent's lock. Training one unit is :mod:`replicate.train`'s job; metrics and the
+report come later, from the files.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -23,84 +27,130 @@ import numpy as np
 
 from replicate import data, fileio, provenance
 from replicate.config import RunConfig, SweepConfig, sweep_from_dict
+from replicate.lock import SweepLock
+
+#: The flag that lets a sweep replace finished runs made with other settings.
+DISCARD_FLAG = "--discard-changed"
 
 
 def run_status(run_dir: Path) -> str:
-    """'done', 'failed' or 'pending' (never started or interrupted)."""
+    """'done', 'failed', 'pending' (never started or interrupted) or 'damaged' (status.json unreadable)."""
     path = run_dir / "status.json"
-    return fileio.read_json(path)["status"] if path.exists() else "pending"
+    if not path.exists():
+        return "pending"
+    try:
+        return str(fileio.read_json(path)["status"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "damaged"
 
 
 def write_sweep(out: Path, sweep: SweepConfig) -> None:
-    """The sweep index: its config and every run's path and status."""
-    runs = [{"dataset": r.dataset, "model": r.model, "loss": r.loss, "seed": r.seed, "path": r.path,
-             "status": run_status(out / r.path)} for r in sweep.runs()]
+    """The sweep index: its config and every run's identity and path (each run's status is in its status.json)."""
+    runs = [{"dataset": r.dataset, "model": r.model, "loss": r.loss, "seed": r.seed, "path": r.path}
+            for r in sweep.runs()]
     fileio.write_json(out / "sweep.json", {"config": sweep.to_dict(), "runs": runs})
 
 
+def provenance_path(out: Path, shard: tuple[int, int]) -> Path:
+    """Where a shard records its provenance: ``provenance.json`` for a whole sweep."""
+    return out / ("provenance.json" if shard == (1, 1) else f"provenance-shard-{shard[0]}-of-{shard[1]}.json")
+
+
 def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv: list[str] | None = None,
-              log: Callable[[str], None] = print, fuse: bool = True) -> dict[str, int]:
-    """Train every run of ``sweep`` under ``out`` (skipping finished ones); return how many runs there are, how
-    many failed and how many finished but were screened out (collapsed or diverged), as :func:`tally` counts.
+              log: Callable[[str], None] = print, fuse: bool = True, discard_changed: bool = False,
+              shard: tuple[int, int] = (1, 1)) -> dict[str, int]:
+    """Train every run of ``sweep`` (of shard ``i/n`` of it) under ``out``, skipping finished ones; return the
+    :func:`tally` of the shard's runs.
 
     With ``fuse`` the losses of one model and seed train side by side in one model (``train.build_fused``), which
     gives each run the numbers it gets alone in less time; without it every run trains alone. Limits larger than
-    the data are clamped to it, and the clamped values are what ``sweep.json`` records.
+    the data are clamped to it, and the clamped values are what ``sweep.json`` records. A folder made with other
+    settings is refused unless ``discard_changed``, which deletes the runs whose settings differ.
     """
     out = Path(out)
     train_u8, train_src = data.load_uint8(sweep.dataset, "train", data_dir=data_dir)
     test_u8, test_src = data.load_uint8(sweep.dataset, "test", data_dir=data_dir)
     sweep = _clamped(sweep, len(train_u8), len(test_u8), log)
-    if (out / "sweep.json").exists() and fileio.read_json(out / "sweep.json")["config"] != sweep.to_dict():
-        raise ValueError(f"{out} holds a sweep made with other settings; resuming it would mix protocols. Rerun "
-                         "with the same options, or pass another --out (or delete the folder) to start afresh.")
     out.mkdir(parents=True, exist_ok=True)
-    started_at = provenance.now()
-    index = np.arange(len(test_u8))[: sweep.test_limit]
-    fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
-    prov = provenance.collect(argv)
-    prov["data"] = {"train": train_src.to_dict(), "test": test_src.to_dict()}
-    for src in prov["data"].values():  # keep the tree free of absolute paths
-        src["path"] = Path(src["path"]).name
-    prov["started"] = started_at
-    prov["fused"] = fuse
-    fileio.write_json(out / "provenance.json", prov)
-    write_sweep(out, sweep)
+    with SweepLock(out, *shard, log=log):
+        units = shard_units(units_of_work(sweep.runs(), fuse), *shard)
+        mine = [r for unit in units for r in unit]
+        _check_settings(out, sweep, units, discard_changed, log)
+        started_at = provenance.now()
+        index = np.arange(len(test_u8))[: sweep.test_limit]
+        fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
+        prov = provenance.collect(argv)
+        prov["data"] = {"train": train_src.to_dict(), "test": test_src.to_dict()}
+        for src in prov["data"].values():  # keep the tree free of absolute paths
+            src["path"] = Path(src["path"]).name
+        prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}")
+        fileio.write_json(provenance_path(out, shard), prov)
+        write_sweep(out, sweep)
 
-    runs = sweep.runs()
-    todo = [r for r in runs if run_status(out / r.path) != "done"]
-    backends = list(dict.fromkeys(r.backend for r in todo))
-    log(f"sweep {sweep.profile}: {len(runs)} runs ({len(runs) - len(todo)} already done) on {sweep.dataset}, "
-        f"device {prov['device']}, backend {' and '.join(backends) or sweep.backend}"
-        + (", losses of a model and seed trained side by side" if fuse else ""))
-    first = 1
-    for backend in backends:
-        mine = [r for r in todo if r.backend == backend]
-        if _can_run_here(backend):
-            os.environ["KERAS_BACKEND"] = backend
-            train_units(mine, out, data_dir=data_dir, fuse=fuse, log=log, first=first, total=len(todo))
-        else:
-            _train_in_child(mine, out, backend, data_dir=data_dir, fuse=fuse, first=first, total=len(todo))
-        first += len(mine)
-    write_sweep(out, sweep)
-    prov["finished"] = provenance.now()
-    fileio.write_json(out / "provenance.json", prov)
-    return tally(out, runs)
+        pending = pending_units(units, out)
+        todo = [r for unit in pending for r in unit if run_status(out / r.path) != "done"]
+        backends = list(dict.fromkeys(unit[0].backend for unit in pending))
+        where = f" (shard {shard[0]}/{shard[1]}: {len(mine)} of {len(sweep.runs())})" if shard != (1, 1) else ""
+        log(f"sweep {sweep.profile}: {len(mine)} runs{where} ({len(mine) - len(todo)} already done) on "
+            f"{sweep.dataset}, device {prov['device']}, backend {' and '.join(backends) or sweep.backend}"
+            + (", losses of a model and seed trained side by side" if fuse else ""))
+        first = 1
+        for backend in backends:
+            theirs = [unit for unit in pending if unit[0].backend == backend]
+            count = sum(1 for unit in theirs for r in unit if r in todo)
+            if _can_run_here(backend):
+                os.environ["KERAS_BACKEND"] = backend
+                train_units(theirs, out, data_dir=data_dir, log=log, first=first, total=len(todo))
+            else:
+                _train_in_child(theirs, out, backend, data_dir=data_dir, first=first, total=len(todo))
+            first += count
+        prov["finished"] = provenance.now()
+        fileio.write_json(provenance_path(out, shard), prov)
+        return tally(out, mine)
 
 
-def tally(out: Path, runs: list[RunConfig]) -> dict[str, int]:
-    """Counts of the sweep's runs: ``runs``, ``usable``, ``failed`` and ``screened`` (collapsed or diverged, as the
-    runner's screening in ``status.json`` says)."""
-    counts = {"runs": len(runs), "usable": 0, "failed": 0, "screened": 0, "pending": 0}
-    for r in runs:
-        path = out / r.path / "status.json"
-        status = fileio.read_json(path) if path.exists() else {"status": "pending"}
-        if status["status"] == "done":
-            usable = status.get("screen", {}).get("verdict", "usable") == "usable"
-            counts["usable" if usable else "screened"] += 1
-        else:
-            counts["failed" if status["status"] == "failed" else "pending"] += 1
-    return counts
+def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
+                    log: Callable[[str], None]) -> None:
+    """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
+    runs whose recorded config differs); train again runs whose status.json is damaged."""
+    index = out / "sweep.json"
+    if index.exists():
+        try:
+            recorded = fileio.read_json(index)["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            recorded = None
+            log(f"note: {index} is unreadable; it is written again")
+        if recorded is not None and recorded != sweep.to_dict() and not discard:
+            fields = sorted(k for k in set(recorded) | set(sweep.to_dict()) if recorded.get(k) != sweep.to_dict().get(k))
+            raise ValueError(f"{out} holds a sweep made with other settings ({', '.join(fields)} differ); resuming it "
+                             f"would mix protocols. Rerun with the same options, pass another --out, or pass "
+                             f"{DISCARD_FLAG} to delete the runs made with other settings and train them again.")
+    changed = []
+    for unit, cfg in ((u, c) for u in units for c in u):
+        run_dir = out / cfg.path
+        if run_status(run_dir) == "damaged":
+            log(f"note: {run_dir / 'status.json'} is unreadable; the run is trained again")
+            clean_run(run_dir)
+            continue
+        if not (run_dir / "config.json").exists():
+            continue
+        try:
+            recorded = fileio.read_json(run_dir / "config.json")
+        except (OSError, ValueError):
+            recorded = {}
+        if recorded != cfg.to_dict():
+            fields = sorted(k for k in set(recorded) | set(cfg.to_dict()) if recorded.get(k) != cfg.to_dict().get(k))
+            changed.append((cfg, fields, unit))
+    if changed and not discard:
+        shown = "; ".join(f"{c.path}: {', '.join(f)}" for c, f, _ in changed[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        raise ValueError(f"{len(changed)} run(s) in {out} were made with other settings ({shown}{more} differ); "
+                         f"rerun with the same options, or pass {DISCARD_FLAG} to delete them and train them again.")
+    for cfg, _, unit in changed:
+        log(f"note: {cfg.path} was made with other settings; it is deleted and trained again")
+        clean_run(out / cfg.path)
+        if len(unit) > 1:
+            shutil.rmtree(fuse_state(out, unit), ignore_errors=True)  # its checkpoint holds the old settings too
 
 
 def _clamped(sweep: SweepConfig, n_train: int, n_test: int, log: Callable[[str], None]) -> SweepConfig:
@@ -124,21 +174,70 @@ def _can_run_here(backend: str) -> bool:
     return keras.backend.backend() == backend
 
 
-def train_units(todo: list[RunConfig], out: Path, *, data_dir=None, fuse: bool = True,
-                log: Callable[[str], None] = print, first: int = 1, total: int | None = None) -> None:
-    """Train the runs ``todo`` of the sweep in ``out``, unit by unit, in this process, printing a line per run."""
+def units_of_work(runs: list[RunConfig], fuse: bool) -> list[list[RunConfig]]:
+    """The runs trained together, in sweep order: with ``fuse``, every fusable loss of one model and seed;
+    otherwise one run each."""
+    from replicate.train import fusable
+
+    groups: dict[tuple, list[RunConfig]] = {}
+    for cfg in runs:
+        key = (cfg.model, cfg.seed) if fuse and fusable(cfg) else (cfg.model, cfg.seed, cfg.loss)
+        groups.setdefault(key, []).append(cfg)
+    return list(groups.values())
+
+
+def shard_units(units: list[list[RunConfig]], index: int, count: int) -> list[list[RunConfig]]:
+    """Shard ``index`` of ``count`` (1-based): every ``count``-th unit of work from the ``index``-th on, so a unit's
+    side-by-side losses stay together and the split depends on the sweep alone."""
+    if not 1 <= index <= count:
+        raise ValueError(f"a shard is i/n with 1 <= i <= n, got {index}/{count}")
+    return [unit for k, unit in enumerate(units) if k % count == index - 1]
+
+
+def fuse_state(out: Path, unit: list[RunConfig]) -> Path:
+    """Where a unit keeps its checkpoint: the run's own folder, or one folder for losses trained side by side."""
+    first = unit[0]
+    return out / first.path if len(unit) == 1 else out / first.dataset / first.model / f"fused-seed{first.seed}"
+
+
+def pending_units(units: list[list[RunConfig]], out: Path) -> list[list[RunConfig]]:
+    """The units with runs left to train, each with the members to train together: those not done, or, where a
+    checkpoint of the unit exists, the runs it holds (finished ones included), so that an interrupted unit resumes
+    as it was and ends bit-identical to an uninterrupted one."""
+    pending = []
+    for unit in units:
+        todo = [c for c in unit if run_status(out / c.path) != "done"]
+        if not todo:
+            continue
+        members = todo
+        ckpt = fuse_state(out, unit) / "checkpoint.json"
+        if len(unit) > 1 and ckpt.exists():
+            try:
+                held = set(fileio.read_json(ckpt)["losses"])
+            except (OSError, ValueError, KeyError, TypeError):
+                held = set()  # unreadable: train.py removes it and starts these runs again
+            if {c.loss for c in todo} <= held <= {c.loss for c in unit}:
+                members = [c for c in unit if c.loss in held]
+        pending.append(members)
+    return pending
+
+
+def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: Callable[[str], None] = print,
+                first: int = 1, total: int | None = None) -> None:
+    """Train these units of the sweep in ``out``, in this process, printing a line per run."""
     from replicate.train import train_side_by_side
 
     sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
     train = data.to_unit(data.load_uint8(sweep.dataset, "train", data_dir=data_dir)[0])
     test = data.to_unit(data.load_uint8(sweep.dataset, "test", data_dir=data_dir)[0])
-    total = total or len(todo)
+    total = total or sum(len(u) for u in units)
     spent: list[float] = []
     i = first - 1
-    for group in units_of_work(todo, fuse):
-        start, i = i + 1, i + len(group)
-        label = f"[{start}/{total}]" if len(group) == 1 else f"[{start}-{i}/{total}]"
-        label += f" {group[0].model}/{'+'.join(c.loss for c in group)} seed {group[0].seed}"
+    for group in units:
+        todo = [c for c in group if run_status(out / c.path) != "done"]
+        start, i = i + 1, i + len(todo)
+        label = f"[{start}/{total}]" if len(todo) == 1 else f"[{start}-{i}/{total}]"
+        label += f" {group[0].model}/{'+'.join(c.loss for c in todo)} seed {group[0].seed}"
         eta = _eta(spent, total - start + 1)
 
         def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
@@ -148,24 +247,25 @@ def train_units(todo: list[RunConfig], out: Path, *, data_dir=None, fuse: bool =
                       f" | sweep ETA {eta}", end="", flush=True)
 
         t0 = time.perf_counter()
-        for cfg in group:
+        for cfg in todo:
             if run_status(out / cfg.path) == "failed":
                 clean_run(out / cfg.path)  # a failed run is redone from scratch
         dirs = [out / cfg.path for cfg in group]
-        state = dirs[0] if len(group) == 1 else out / group[0].dataset / group[0].model / f"fused-seed{group[0].seed}"
         try:
-            statuses = train_side_by_side(group, dirs, state, train, test, on_epoch)
+            statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
         except KeyboardInterrupt:
             raise
-        except Exception as err:  # one broken run must not end the sweep; it is recorded and the rest go on
-            statuses = [{"status": "failed", "reason": f"{type(err).__name__}: {err}", "epoch": None}] * len(group)
-            for run_dir in dirs:
-                fileio.write_json(run_dir / "status.json", statuses[0])
+        except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
+            reason = _relative(f"{type(err).__name__}: {err}", out)
+            statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
+            for cfg, run_dir in zip(group, dirs):
+                if cfg in todo:
+                    fileio.write_json(run_dir / "status.json", statuses[0])
         took = time.perf_counter() - t0
-        spent += [took / len(group)] * len(group)
+        spent += [took / len(todo)] * len(todo)
         if sys.stdout.isatty():
             print("\r", end="")
-        for j, (cfg, status) in enumerate(zip(group, statuses)):
+        for j, (cfg, status) in enumerate((c, s) for c, s in zip(group, statuses) if c in todo):
             if status["status"] == "done":
                 tail = (f"loss {status['final_loss']:.4f} val {status['final_val_loss']:.4f}"
                         f" ({status.get('stopped', 'done')})")
@@ -179,34 +279,44 @@ def train_units(todo: list[RunConfig], out: Path, *, data_dir=None, fuse: bool =
         sys.stdout.flush()
 
 
-def _train_in_child(todo: list[RunConfig], out: Path, backend: str, *, data_dir, fuse: bool, first: int,
+def _relative(text: str, out: Path) -> str:
+    """``text`` with the sweep folder's absolute path written as the folder's name (no absolute path is stored)."""
+    return text.replace(str(out.resolve()), out.name).replace(str(out), out.name)
+
+
+def _train_in_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_dir, first: int,
                     total: int) -> None:
-    """Train ``todo`` in a child process on ``backend`` (a process holds one Keras backend), in this folder."""
+    """Train ``units`` in a child process on ``backend`` (a process holds one Keras backend), in this folder."""
+    spec = json.dumps([[c.path for c in unit] for unit in units])
     argv = [sys.executable, "-m", "replicate.sweep", str(out), "--first", str(first), "--total", str(total),
-            "--paths", *[r.path for r in todo]]
+            "--units", spec]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
-    if not fuse:
-        argv.append("--one-by-one")
     sys.stdout.flush()
     code = subprocess.run(argv, env={**os.environ, "KERAS_BACKEND": backend}).returncode
     if code == 130:
         raise KeyboardInterrupt
     if code != 0:
-        raise RuntimeError(f"the {backend} worker for {len(todo)} run(s) stopped with exit status {code}; run the "
+        raise RuntimeError(f"the {backend} worker for {len(units)} unit(s) stopped with exit status {code}; run the "
                            "same command again to resume")
 
 
-def units_of_work(todo: list[RunConfig], fuse: bool) -> list[list[RunConfig]]:
-    """The runs trained together, in sweep order: with ``fuse``, every fusable loss of one model and seed;
-    otherwise one run each."""
-    from replicate.train import fusable
-
-    groups: dict[tuple, list[RunConfig]] = {}
-    for cfg in todo:
-        key = (cfg.model, cfg.seed) if fuse and fusable(cfg) else (cfg.model, cfg.seed, cfg.loss)
-        groups.setdefault(key, []).append(cfg)
-    return list(groups.values())
+def tally(out: Path, runs: list[RunConfig]) -> dict[str, int]:
+    """Counts of the sweep's runs: ``runs``, ``usable``, ``failed``, ``screened`` (collapsed or diverged, as the
+    runner's screening in ``status.json`` says) and ``pending``."""
+    counts = {"runs": len(runs), "usable": 0, "failed": 0, "screened": 0, "pending": 0}
+    for r in runs:
+        path = out / r.path / "status.json"
+        try:
+            status = fileio.read_json(path) if path.exists() else {"status": "pending"}
+        except (OSError, ValueError):
+            status = {"status": "failed"}
+        if status.get("status") == "done":
+            usable = status.get("screen", {}).get("verdict", "usable") == "usable"
+            counts["usable" if usable else "screened"] += 1
+        else:
+            counts["failed" if status.get("status") == "failed" else "pending"] += 1
+    return counts
 
 
 def _eta(spent: list[float], remaining: int) -> str:
@@ -222,21 +332,19 @@ def clean_run(run_dir: Path) -> None:
 
 
 def _worker(argv: list[str] | None = None) -> int:
-    """Entry point of a child process: train the listed runs of the sweep in a folder on this process's backend."""
+    """Entry point of a child process: train the listed units of the sweep in a folder on this process's backend."""
     p = argparse.ArgumentParser(prog="python -m replicate.sweep", description=_worker.__doc__)
     p.add_argument("out")
-    p.add_argument("--paths", nargs="+", required=True)
+    p.add_argument("--units", required=True, help="JSON list of units, each a list of run paths")
     p.add_argument("--first", type=int, default=1)
     p.add_argument("--total", type=int)
     p.add_argument("--data-dir")
-    p.add_argument("--one-by-one", action="store_true")
     args = p.parse_args(argv)
     out = Path(args.out)
-    sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
-    wanted = set(args.paths)
-    todo = [r for r in sweep.runs() if r.path in wanted]
+    runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
+    units = [[runs[path] for path in unit] for unit in json.loads(args.units)]
     try:
-        train_units(todo, out, data_dir=args.data_dir, fuse=not args.one_by_one, first=args.first, total=args.total)
+        train_units(units, out, data_dir=args.data_dir, first=args.first, total=args.total)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -233,10 +233,15 @@ def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | o
     seed = run_seed(cfg)
     builts, model = build_fused(cfgs, seed)
     arrays = prepare(cfg, train, test, builts[0].flat)
-    for c, run_dir in zip(cfgs, run_dirs):
-        fileio.write_json(run_dir / "config.json", c.to_dict())
+    for folder in {*run_dirs, state_dir}:
+        fileio.remove_leftovers(folder)  # temporary files of a write that was interrupted
+    done = [_already_done(c, d) for c, d in zip(cfgs, run_dirs)]
+    for c, run_dir, finished_before in zip(cfgs, run_dirs, done):
+        if not finished_before:
+            fileio.write_json(run_dir / "config.json", c.to_dict())
     names = [c.loss for c in cfgs]
     histories, failures, finished, start = _restore(model, state_dir, names)
+    finished = [f or d for f, d in zip(finished, done)]
     floors = [_floor(c, arrays.y_test) for c in cfgs]
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
     feed, set_epoch = epoch_feed(arrays, cfg, seed, len(cfgs))
@@ -363,8 +368,13 @@ def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict,
         status["screen"] = analysis.screen(recon, arrays.y_test.reshape(-1, 28, 28))
         built.autoencoder.name = cfg.model
         fileio.atomic_write(run_dir / "model.keras", built.autoencoder.save, suffix=".keras")
+        status["artifacts"] = {name: fileio.sha256(run_dir / name) for name in ARTIFACTS}
     fileio.write_json(run_dir / "status.json", status)  # after the artifacts: "done" means they are all there
     return status
+
+
+#: Files of a finished run whose SHA-256 its status.json records, so a damaged or altered copy is noticed.
+ARTIFACTS = ("reconstructions.npz", "model.keras")
 
 
 def _mean_loss(cfg: RunConfig, y: np.ndarray, logits: np.ndarray) -> float:
@@ -396,27 +406,44 @@ def _state(model) -> list:
     return [*model.variables, *model.optimizer.variables]
 
 
+def _already_done(cfg: RunConfig, run_dir: Path) -> bool:
+    """Whether the run finished earlier with this very config (its artifacts are then kept as they are)."""
+    try:
+        return (fileio.read_json(run_dir / "status.json")["status"] == "done"
+                and fileio.read_json(run_dir / "config.json") == cfg.to_dict())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int]:
     """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
-    finished, and the next epoch."""
+    finished, and the next epoch. A checkpoint of other runs, or one that cannot be read (an interrupted or damaged
+    write), is removed and training starts afresh, saying so."""
     ckpt = state_dir / "checkpoint.json"
     fresh = ([{"epoch": [], "loss": [], "val_loss": [], "saturated_wrong": []} for _ in names], [None] * len(names),
              [False] * len(names), 0)
     if not ckpt.exists():
+        if any(state_dir.glob("checkpoint-e*.npz")):
+            _clear_checkpoint(state_dir)  # state written, pointer not: the epoch is redone
         return fresh
-    saved = fileio.read_json(ckpt)
-    if saved["losses"] != names:  # another set of losses (e.g. failed runs redone alone): start afresh
+    try:
+        saved = fileio.read_json(ckpt)
+        if saved["losses"] != names:
+            raise ValueError(f"it holds the runs {saved['losses']}, not {names}")
+        model.optimizer.build(model.trainable_variables)
+        variables = _state(model)
+        with open(state_dir / saved["state"], "rb") as f, np.load(f) as stored:
+            values = [stored[f"v{i}"] for i in range(len(stored.files))]
+        if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
+            raise ValueError("it does not fit this model")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        return saved["histories"], saved["failures"], saved["finished"], saved["epochs"]
+    except Exception as err:  # any unreadable checkpoint means the same thing: start these runs again
+        print(f"note: the checkpoint in {state_dir.name} cannot be used ({type(err).__name__}: {err}); it is removed "
+              "and these runs start again", flush=True)
         _clear_checkpoint(state_dir)
         return fresh
-    model.optimizer.build(model.trainable_variables)
-    variables = _state(model)
-    with np.load(state_dir / saved["state"]) as stored:
-        values = [stored[f"v{i}"] for i in range(len(stored.files))]
-    if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
-        raise ValueError(f"the checkpoint in {state_dir} does not fit this model; delete it to start afresh")
-    for variable, value in zip(variables, values):
-        variable.assign(value)
-    return saved["histories"], saved["failures"], saved["finished"], saved["epochs"]
 
 
 def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list,
@@ -439,5 +466,6 @@ def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict],
 def _clear_checkpoint(state_dir: Path) -> None:
     for path in [state_dir / "checkpoint.json", *state_dir.glob("checkpoint-e*.npz")]:
         path.unlink(missing_ok=True)
+    fileio.remove_leftovers(state_dir)
     if state_dir.exists() and not any(state_dir.iterdir()):
         state_dir.rmdir()

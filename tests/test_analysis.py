@@ -285,3 +285,73 @@ def test_theory_section_sits_beside_measured_curves(default_sweep):
 def test_rejects_folder_without_sweep_json(tmp_path):
     with pytest.raises(ValueError, match="no sweep.json"):
         analysis.evaluate_sweep(tmp_path)
+
+
+@pytest.mark.parametrize("damage,named", [
+    (("status.json", "{}"), "status.json"),
+    (("status.json", ""), "status.json"),
+    (("history.json", "{}"), "history.json"),
+    (("reconstructions.npz", b"PK\x03\x04 cut short"), "reconstructions.npz"),
+    (("model.keras", b"PK\x03\x04 cut short"), "model.keras"),
+])
+def test_a_damaged_artifact_is_named_with_what_to_do(tmp_path, damage, named):
+    """The run with the damaged file is listed as unreadable, its reason naming the file and the fix; the other
+    runs are evaluated as usual."""
+    root = write_fake_sweep(tmp_path, seeds=(0, 1, 2))
+    name, content = damage
+    path = root / "fashion_mnist/simple/mse/seed1" / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    r = _results(analysis.evaluate_sweep(root))
+    (bad,) = [m for m in r["missing"] if m["seed"] == 1]
+    assert bad["status"] == "unreadable" and named in bad["reason"] and "run the sweep's command" in bad["reason"]
+    assert len(r["runs"]) == 5
+
+
+def test_an_artifact_changed_after_training_is_caught_by_its_recorded_checksum(tmp_path):
+    import zipfile
+
+    from replicate.fileio import read_json, sha256, write_json
+
+    root = write_fake_sweep(tmp_path, seeds=(0, 1))
+    run = root / "fashion_mnist/simple/bce/seed0"
+    with zipfile.ZipFile(run / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{}")
+    status = read_json(run / "status.json")
+    write_json(run / "status.json", {**status, "artifacts": {n: sha256(run / n) for n in
+                                                              ("reconstructions.npz", "model.keras")}})
+    assert _results(analysis.evaluate_sweep(root))["missing"] == []
+    with zipfile.ZipFile(run / "model.keras", "a") as archive:
+        archive.writestr("extra", "tampered")
+    (bad,) = _results(analysis.evaluate_sweep(root))["missing"]
+    assert "model.keras differs from the SHA-256 recorded" in bad["reason"]
+
+
+def test_a_damaged_metrics_cache_is_recomputed(default_sweep):
+    root, path = default_sweep
+    cache = root / "fashion_mnist/simple/bce/seed0/metrics.npz"
+    before = path.read_bytes()
+    cache.write_bytes(b"PK\x03\x04 not a cache")
+    assert analysis.evaluate_sweep(root).read_bytes() == before
+
+
+@pytest.mark.parametrize("file,content,message", [
+    ("sweep.json", "{}", "lacks config, runs"),
+    ("sweep.json", "", "cannot be read"),
+    ("fashion_mnist/targets.npz", "PK\x03\x04", "targets.npz cannot be read"),
+])
+def test_a_damaged_sweep_file_stops_evaluate_without_touching_results(tmp_path, file, content, message):
+    root = write_fake_sweep(tmp_path)
+    good = analysis.evaluate_sweep(root).read_bytes()
+    (root / file).write_text(content, encoding="utf-8")
+    with pytest.raises(analysis.ArtifactError, match=message):
+        analysis.evaluate_sweep(root)
+    assert (root / "results.json").read_bytes() == good
+
+
+def test_cli_evaluate_exits_2_on_a_damaged_sweep(tmp_path, capsys):
+    from replicate import cli
+
+    root = write_fake_sweep(tmp_path)
+    (root / "sweep.json").write_text("{}", encoding="utf-8")
+    assert cli.main(["evaluate", str(root)]) == 2
+    assert "sweep.json (the sweep index) lacks config, runs" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from replicate import cli, config, data, fileio
+from replicate import sweep as sweep_mod
 from tests.html_page import SECTIONS, parse
 
 
@@ -27,7 +28,7 @@ def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch):
     sweep = fileio.read_json(out / "sweep.json")
     runs = config.sweep_from_dict(sweep["config"]).runs()  # limits as large as the data are recorded as None: all
     assert sweep["config"]["train_limit"]["simple"] is None and len(runs) == len(config.profile("smoke").runs())
-    assert len(sweep["runs"]) == len(runs) and all(r["status"] == "done" for r in sweep["runs"])
+    assert len(sweep["runs"]) == len(runs) and all(sweep_mod.run_status(out / r["path"]) == "done" for r in sweep["runs"])
     assert sum(" loss " in line and "sweep ETA" in line for line in lines) == len(runs)
     run = out / runs[0].path
     for name in ("config.json", "history.json", "status.json", "model.keras", "reconstructions.npz"):

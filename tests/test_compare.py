@@ -41,3 +41,25 @@ def test_cli_exit_status(tmp_path, capsys):
     fileio.write_json(tmp_path / "other.json", changed)
     assert cli.main(["compare", str(path), str(tmp_path / "other.json")]) == 1
     assert "final.val_loss" in capsys.readouterr().out
+
+
+def test_nothing_in_common_or_a_missing_number_never_matches(tmp_path):
+    r = results(tmp_path)
+    empty = {**copy.deepcopy(r), "aggregates": [], "verdicts": []}
+    assert "no (dataset, model, loss) group in common" in compare.compare(empty, copy.deepcopy(empty))[0]
+    nan = copy.deepcopy(r)
+    nan["aggregates"][0]["metrics"]["ssim"]["mean"] = None  # NaN is written as null in results.json
+    assert any("metrics.ssim: " in line and "None" in line for line in compare.compare(r, nan))
+    assert any("metrics.ssim" in line for line in compare.compare(nan, r))
+
+
+def test_malformed_input_exits_2_and_differences_exit_1(tmp_path, capsys):
+    path = analysis.evaluate_sweep(write_fake_sweep(tmp_path / "sweep"))
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "garbage.json").write_text("not json")
+    for bad in ("empty.json", "garbage.json"):
+        assert cli.main(["compare", str(tmp_path / bad), str(path)]) == 2
+        assert bad in capsys.readouterr().err
+    (tmp_path / "none.json").write_text('{"schema_version": 3, "aggregates": []}')
+    assert cli.main(["compare", str(tmp_path / "none.json"), str(tmp_path / "none.json")]) == 1
+    assert "no (dataset, model, loss) group in common" in capsys.readouterr().out

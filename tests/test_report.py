@@ -219,3 +219,19 @@ def test_report_renders_in_a_headless_browser(fake):
     assert len(widths) == len(page_info.images) and all(w > 0 for w in widths), widths
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_a_loss_the_vocabulary_does_not_know_still_renders(fake, tmp_path):
+    """results.json with a loss key renamed (written by another version, say): the report labels it by its key."""
+    root = fake[0]
+
+    def rename(node):
+        if isinstance(node, dict):
+            return {k: ("mae_renamed" if k == "loss" and v == "mae" else rename(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rename(v) for v in node] if node[-1:] != ["mae"] else [*node[:-1], "mae_renamed"]
+        return node
+
+    write_json(tmp_path / "results.json", rename(read_json(root / "results.json")))
+    page = parse(report.write_report(tmp_path).read_text(encoding="utf-8"))
+    assert page.order == SECTIONS and "mae_renamed" in page.sections["evidence"]["text"]

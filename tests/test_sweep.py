@@ -3,8 +3,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from replicate import cli, config, fileio, losses, sweep
 
@@ -66,3 +68,122 @@ def test_sweep_fuses_the_losses_of_a_model_and_seed():
     assert all(len(g) == 1 for g in groups if g[0].model in ("sparse", "vae"))
     assert sorted(c.path for g in groups for c in g) == sorted(c.path for c in runs)
     assert all(len(g) == 1 for g in sweep.units_of_work(runs, fuse=False))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Two losses side by side on TensorFlow, in this process; four epochs, so there are checkpoints to kill inside.
+GROUP = ["run", "--profile", "smoke", "--models", "simple", "--losses", "bce", "huber", "--epochs", "4",
+         "--train-limit", "512", "--backend", "tensorflow", "--no-report"]
+
+
+def finished(code: int) -> bool:
+    """The sweep ran to its end (its runs may be screened out after so few steps: 100 + n)."""
+    return code == 0 or cli.EXIT_FAILED_RUNS <= code < 200
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference") / "sweep"
+    assert finished(cli.main([*GROUP, "--out", str(out)]))
+    return out
+
+
+def _same_runs(out: Path, reference: Path) -> None:
+    for loss in ("bce", "huber"):
+        run, ref = out / f"synthetic/simple/{loss}/seed0", reference / f"synthetic/simple/{loss}/seed0"
+        assert (run / "history.json").read_bytes() == (ref / "history.json").read_bytes(), loss
+        np.testing.assert_array_equal(np.load(run / "reconstructions.npz")["recon"],
+                                      np.load(ref / "reconstructions.npz")["recon"])
+    assert not list(out.rglob("*.tmp*")) and not list(out.rglob("checkpoint*")), "leftovers"
+    assert not (out / ".locks").exists()
+
+
+@pytest.mark.parametrize("when,nth", [("checkpoint-npz", 2), ("checkpoint-json", 3), ("status", 1)],
+                         ids=["inside a checkpoint write", "between state and pointer", "between status writes"])
+def test_a_kill_at_any_instant_then_the_same_command_ends_bit_identical(tmp_path, uninterrupted, when, nth):
+    """SIGKILL inside a checkpoint write (its temporary file on disk), between a checkpoint's state and its pointer,
+    or between the status writes of a side-by-side group: the same command then finishes the group as one unit,
+    bit-identical to an uninterrupted run, with no temporary file, checkpoint or lock left."""
+    out = tmp_path / "sweep"
+    killed = subprocess.run([sys.executable, str(ROOT / "tests/kill_driver.py"), when, str(nth), "--", *GROUP,
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    if when == "status":
+        assert sweep.run_status(out / "synthetic/simple/bce/seed0") == "done"
+        assert sweep.run_status(out / "synthetic/simple/huber/seed0") == "pending"
+    else:
+        assert list(out.rglob("checkpoint-e*"))
+    assert finished(cli.main([*GROUP, "--out", str(out)]))
+    _same_runs(out, uninterrupted)
+
+
+def test_a_damaged_side_by_side_checkpoint_is_removed_and_the_group_trained_again(tmp_path, uninterrupted, capsys):
+    out = tmp_path / "sweep"
+    killed = subprocess.run([sys.executable, str(ROOT / "tests/kill_driver.py"), "checkpoint-json", "3", "--",
+                             *GROUP, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL
+    (state,) = out.rglob("checkpoint.json")
+    (state.parent / fileio.read_json(state)["state"]).write_bytes(b"PK\x03\x04 truncated")
+    for _ in range(2):  # the same command, again: it does not fail forever
+        assert finished(cli.main([*GROUP, "--out", str(out)]))
+    assert "cannot be used" in capsys.readouterr().out
+    _same_runs(out, uninterrupted)
+
+
+def test_finished_runs_made_with_other_settings_are_refused_then_discarded(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "2", "--out", str(out), "--no-report"]
+    assert finished(cli.main(base))
+    (out / "sweep.json").unlink()  # even without the sweep index, each run's config.json tells
+    assert cli.main([*base, "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "synthetic/simple/mse/seed0: epochs" in err and "--discard-changed" in err
+    assert finished(cli.main([*base, "--epochs", "3", "--discard-changed"]))
+    assert fileio.read_json(out / "synthetic/simple/mse/seed0/config.json")["epochs"] == 3
+    assert fileio.read_json(out / "synthetic/simple/mse/seed0/history.json")["epoch"] == [1, 2, 3]
+
+
+def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    assert finished(cli.main([*base, "--train-limit", "99999999"]))
+    assert "exceeds the 1,024 training images; all are used" in capsys.readouterr().out
+    assert fileio.read_json(out / "sweep.json")["config"]["train_limit"]["simple"] is None
+    assert cli.main([*base, "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_is_removed(tmp_path, capsys):
+    import json
+    import os
+    import socket
+
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    lock = out / ".locks" / "shard-1-of-1.json"
+    lock.parent.mkdir(parents=True)
+    holder = {"host": socket.gethostname(), "pid": os.getpid(), "started": "2026-01-01T00:00:00+00:00",
+              "shard": "1/1"}
+    lock.write_text(json.dumps(holder))
+    assert cli.main(base) == 2
+    assert f"is being written by process {os.getpid()} on host {socket.gethostname()}" in capsys.readouterr().err
+    lock.rename(lock.with_name("shard-1-of-2.json"))  # a shard of another split overlaps a whole-sweep run
+    assert cli.main(base) == 2 and "overlaps shard 1/1" in capsys.readouterr().err
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.with_name("shard-1-of-2.json").write_text(json.dumps({**holder, "pid": int(dead.stdout)}))
+    assert finished(cli.main(base))
+    assert "removed a stale lock" in capsys.readouterr().out and not (out / ".locks").exists()
+
+
+def test_a_damaged_status_is_named_and_its_run_trained_again(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    assert finished(cli.main(base))
+    (out / "synthetic/simple/mse/seed0/status.json").write_text("{}")
+    assert finished(cli.main(base))
+    assert "status.json is unreadable; the run is trained again" in capsys.readouterr().out
+    assert sweep.run_status(out / "synthetic/simple/mse/seed0") == "done"

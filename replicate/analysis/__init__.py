@@ -85,9 +85,11 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
         raise ArtifactError(f"{sweep / 'sweep.json'} lists no runs; it is damaged. Run the sweep's command again "
                             "to rewrite it.")
     config = spec["config"]
-    provenance = None
-    if (sweep / "provenance.json").exists():
-        provenance = read_artifact(sweep / "provenance.json", "the sweep's provenance")
+    provenance = _provenance(sweep)
+    for dataset in dict.fromkeys(r.get("dataset") for r in spec["runs"]):
+        problem = runs.load_targets(sweep / str(dataset) / "targets.npz")
+        if isinstance(problem, str):
+            raise ArtifactError(problem)
     collected, images = runs.collect(sweep, spec, force)
     if not collected["runs"]:
         counts = {k: len(v) for k, v in collected.items() if v}
@@ -117,6 +119,17 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
     path = write_json(sweep / "results.json", _jsonable(results))
     write_text(sweep / "results.csv", _csv(results["runs"]))
     return path
+
+
+def _provenance(sweep: Path) -> dict | None:
+    """The sweep's provenance: ``provenance.json``, or, for a sweep run as shards, the first shard's with every
+    shard's listed under ``shards``."""
+    if (sweep / "provenance.json").exists():
+        return read_artifact(sweep / "provenance.json", "the sweep's provenance")
+    shards = [read_artifact(p, "a shard's provenance") for p in sorted(sweep.glob("provenance-shard-*.json"))]
+    if not shards:
+        return None
+    return {**shards[0], "shards": shards, "finished": max((s.get("finished") or "" for s in shards), default=None)}
 
 
 def _jsonable(obj):

@@ -11,7 +11,7 @@ import numpy as np
 from replicate import config, convergence, metrics, theory, vocabulary
 from replicate.analysis import screening
 from replicate.analysis.stats import paired_test, t_interval, wilcoxon_test
-from replicate.fileio import read_json, write_npz
+from replicate.fileio import read_json, read_npz, write_npz
 from replicate.vocabulary import BASELINE
 
 #: Summary metric -> per-image metric used for its image-level test (None: no per-image version).
@@ -70,6 +70,7 @@ def collect(sweep: Path, spec: dict, force: bool) -> tuple[dict, dict]:
             try:
                 if isinstance(targets[dataset], str):
                     raise ArtifactError(targets[dataset])
+                verify_artifacts(run_dir, status)
                 per_image = run_metrics(run_dir, targets[dataset], force)
                 record = run_record(ident, status, run_dir, per_image, targets[dataset])
             except _NonFinite:
@@ -105,15 +106,38 @@ def _status(run_dir: Path, entry: dict) -> tuple[str, str | None, dict]:
     return state, status.get("reason") or ("no reason recorded" if state != "done" else None), status
 
 
+def verify_artifacts(run_dir: Path, status: dict) -> None:
+    """Check a finished run's files against the SHA-256 its status.json recorded at training (runs recorded before
+    that: ``model.keras`` must at least be a whole zip archive); an :class:`ArtifactError` names a damaged one."""
+    import zipfile
+
+    from replicate.fileio import sha256
+
+    recorded = status.get("artifacts") or {}
+    for name, digest in recorded.items():
+        path = run_dir / name
+        if not path.exists() or sha256(path) != digest:
+            raise ArtifactError(f"{path} {'is missing' if not path.exists() else 'differs from the SHA-256 recorded '}"
+                                f"{'' if not path.exists() else 'when the run finished (changed or damaged)'}")
+    model = run_dir / "model.keras"
+    if "model.keras" not in recorded and model.exists():
+        try:
+            with zipfile.ZipFile(model) as archive:
+                bad = archive.testzip()
+        except (OSError, zipfile.BadZipFile) as err:
+            raise ArtifactError(f"{model} is not a whole Keras archive ({err})") from err
+        if bad is not None:
+            raise ArtifactError(f"{model} is damaged (its member {bad} fails its check)")
+
+
 def load_targets(path: Path):
     """uint8 target images, or a string saying why they cannot be read."""
     if not path.exists():
         return f"{path} is missing; run the sweep's command again to rewrite it"
     try:
-        with np.load(path) as z:
-            return z["images"]
-    except (OSError, KeyError, ValueError, EOFError) as err:
-        return f"{path} cannot be read ({type(err).__name__}: {err}); run the sweep's command again to rewrite it"
+        return read_npz(path, ("images",))["images"]
+    except (OSError, ValueError) as err:
+        return f"{err}; run the sweep's command again to rewrite it"
 
 
 class _NonFinite(ValueError):
@@ -125,17 +149,16 @@ def run_metrics(run_dir: Path, targets: np.ndarray, force: bool) -> dict[str, np
     cache, recon_path = run_dir / "metrics.npz", run_dir / "reconstructions.npz"
     if not force and cache.exists() and cache.stat().st_mtime_ns >= recon_path.stat().st_mtime_ns:
         try:
-            with np.load(cache) as z:
-                if "metrics_version" in z.files and int(z["metrics_version"]) == metrics.METRICS_VERSION \
-                        and set(metrics.PER_IMAGE_KEYS) <= set(z.files):
-                    return {k: z[k] for k in metrics.PER_IMAGE_KEYS}
-        except (OSError, ValueError, EOFError, KeyError):
+            z = read_npz(cache)
+            if "metrics_version" in z and int(z["metrics_version"]) == metrics.METRICS_VERSION \
+                    and set(metrics.PER_IMAGE_KEYS) <= set(z):
+                return {k: z[k] for k in metrics.PER_IMAGE_KEYS}
+        except (OSError, ValueError):
             pass  # a damaged cache is recomputed
     try:
-        with np.load(recon_path) as z:
-            recon = z["recon"]
-    except (OSError, ValueError, EOFError, KeyError) as err:
-        raise ArtifactError(f"{recon_path} cannot be read ({type(err).__name__}: {err})") from err
+        recon = read_npz(recon_path, ("recon",))["recon"]
+    except (OSError, ValueError) as err:
+        raise ArtifactError(str(err)) from err
     if not np.isfinite(recon).all():
         raise _NonFinite(str(recon_path))
     if len(recon) != len(targets):

@@ -8,6 +8,7 @@ import numpy as np
 
 from replicate import data, metrics
 from replicate.analysis.runs import load_targets
+from replicate.fileio import read_npz
 from replicate.analysis.stats import excludes_zero as _excludes_zero, finite as _finite
 from replicate.vocabulary import BASELINE
 
@@ -88,8 +89,7 @@ def gallery_choice(sweep: Path, results: dict) -> list[dict]:
         if isinstance(targets, str):
             out.append({"dataset": dataset, "images": None, "note": f"{dataset}: no readable targets.npz"})
             continue
-        with np.load(sweep / dataset / "targets.npz") as z:
-            index = z["index"] if "index" in z.files else None
+        index = read_npz(sweep / dataset / "targets.npz").get("index")
         unit = data.to_unit(targets).astype(np.float64)
         chosen = _pick_images(unit, band)
         shown = {}

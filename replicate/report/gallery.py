@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from replicate import data, figures
+from replicate.fileio import read_npz
 from replicate.report.format import fmt
 from replicate.report.view import Results
 from replicate.vocabulary import loss_label
@@ -70,9 +71,8 @@ def gallery(s: Results, sweep_dir) -> dict:
 def _read(path: Path, key: str, shape=None) -> np.ndarray | None:
     """An array from a sweep's ``.npz`` when readable (and, with ``shape``, shaped like the targets), else None."""
     try:
-        with np.load(path) as z:
-            arr = z[key]
-    except (OSError, KeyError, ValueError, EOFError):
+        arr = read_npz(path, (key,))[key]
+    except (OSError, ValueError):
         return None
     if shape is None:
         return arr

@@ -1,0 +1,106 @@
+"""Locks on a sweep folder: while a process writes to a folder it holds a lock file naming its host, process id and
+start time, so a second writer is refused with a message that says who holds it. A lock left by a process that
+is no longer running on this host is stale and taken over, saying so. Shards of one sweep (``i/n``) lock
+separately and may write to the same folder at once; any other overlap is refused."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from replicate import provenance
+
+LOCKS = ".locks"
+
+
+class LockedError(ValueError):
+    """Another live process writes to the folder (the message names it)."""
+
+
+class SweepLock:
+    """The lock of shard ``index`` of ``count`` (1/1: the whole sweep) on folder ``out``; a context manager."""
+
+    def __init__(self, out: str | os.PathLike, index: int = 1, count: int = 1, log=print):
+        self.dir = Path(out) / LOCKS
+        self.path = self.dir / f"shard-{index}-of-{count}.json"
+        self.index, self.count, self.log = index, count, log
+
+    def __enter__(self) -> "SweepLock":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
+              "shard": f"{self.index}/{self.count}"}
+        for _ in range(3):
+            if self._create(me):
+                break
+            holder = _read(self.path)
+            if _alive(holder):
+                raise LockedError(f"{self.path.parent.parent} is being written by {_who(holder)} (shard "
+                                  f"{holder.get('shard', '?')}); wait for it to finish, or stop it first. If it "
+                                  f"is no longer running on its host, delete {self.path}.")
+            self.log(f"note: removed a stale lock of {_who(holder)}, which is no longer running")
+            self.path.unlink(missing_ok=True)
+        else:
+            raise LockedError(f"could not take the lock {self.path}; another process keeps taking it")
+        for other in self.dir.glob("shard-*.json"):
+            holder = _read(other)
+            if other == self.path:
+                continue
+            if not _alive(holder):
+                self.log(f"note: removed a stale lock of {_who(holder)} (shard {holder.get('shard', '?')}), which "
+                         "is no longer running")
+                other.unlink(missing_ok=True)
+                continue
+            if self.count == 1 or holder.get("shard", "").split("/")[-1] != str(self.count):
+                self.path.unlink(missing_ok=True)
+                raise LockedError(f"{self.path.parent.parent} is being written by {_who(holder)} as shard "
+                                  f"{holder.get('shard')}, which overlaps shard {self.index}/{self.count}; run all "
+                                  "shards of a sweep with the same count, or wait for it to finish.")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass  # other shards still hold locks here
+
+    def _create(self, me: dict) -> bool:
+        """Write the lock whole, then link it into place: False if one is there already."""
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".lock.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        try:
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the lock's process still runs (on another host it is assumed to)."""
+    if not holder:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+def _who(holder: dict) -> str:
+    return f"process {holder.get('pid', '?')} on host {holder.get('host', '?')} (since {holder.get('started', '?')})"
