@@ -4,7 +4,8 @@ resume and the run's artifacts on disk.
 A run trains in one ``fit`` call on in-memory arrays; after each epoch its variables and history are checkpointed
 atomically, so an interrupted run loses at most the epoch in progress and resumes bit-identically (the order of
 epoch e is a function of the run's seed and e alone). The losses of one model and seed can train side by side
-in one model (:func:`build_fused`), each as it would alone. Which runs to train, in what order, and the sweep's
+in one model (:func:`build_fused`), each as it would alone; a model built and compiled elsewhere (a tutorial
+script's) trains as a run through :func:`fit`. Which runs to train, in what order, and the sweep's
 own files are :mod:`replicate.sweep`'s job; metrics and the report are computed elsewhere.
 """
 from __future__ import annotations
@@ -220,19 +221,70 @@ def train_side_by_side(cfgs: list[RunConfig], run_dirs: list, state_dir: str | o
     loss turns non-finite is marked failed at the end of that epoch; the others go on. ``on_epoch(epoch, rows)``
     gets one row per run (``None`` for one that has failed or finished).
     """
+    cfg = cfgs[0]
+    if any(dataclasses.replace(c, loss=cfg.loss) != cfg for c in cfgs):
+        raise ValueError("runs trained together must differ in their loss only")
+    builts, model = build_fused(cfgs, run_seed(cfg))
+    return _train_built(cfgs, run_dirs, state_dir, builts, model, prepare(cfg, train, test, builts[0].flat), on_epoch)
+
+
+def fit(cfg: RunConfig, run_dir: str | os.PathLike, built, x: np.ndarray, y: np.ndarray, *, epochs: int,
+        batch_size: int, shuffle: bool = True, validation_data: tuple,
+        on_epoch: Callable[[int, dict], None] | None = None) -> dict:
+    """Train a model its caller built and compiled, given ``model.fit``'s arguments, as :func:`train_one` trains
+    ``cfg`` into ``run_dir``; return the run's ``status.json`` content.
+
+    ``built`` is a :class:`replicate.models.Built` of the caller's layers, its ``logits`` model compiled with the
+    config's optimizer and a :class:`replicate.losses.ReconstructionLoss`; ``x``, ``y`` and ``validation_data`` are
+    arrays in the model's layout. This is the tutorial scripts' ``fit``: the weights are drawn from the run's seed as
+    :func:`models.build` draws them, and the rest is :func:`train_one`'s (seeded epoch order, a checkpoint after
+    every epoch that a new call resumes from bit-identically, the same artifacts). :func:`check_fit` first refuses
+    arguments that differ from ``cfg``.
+    """
+    from replicate import models
+
+    check_fit(cfg, built.logits, epochs=epochs, batch_size=batch_size, shuffle=shuffle)
+    models.initialise(built.autoencoder, run_seed(cfg))
+    hook = (lambda epoch, rows: on_epoch(epoch, rows[0])) if on_epoch else None
+    return _train_built([cfg], [run_dir], run_dir, [built], built.logits, Arrays(x, y, *validation_data), hook)[0]
+
+
+def check_fit(cfg: RunConfig, model, *, epochs: int, batch_size: int, shuffle: bool = True) -> None:
+    """Raise a ``ValueError`` naming every ``fit`` argument, optimizer setting or loss of the compiled ``model``
+    that differs from ``cfg``, so that a run's ``config.json`` says what was trained."""
+    from keras import ops
+
+    from replicate import models
+
+    optimizer, loss = getattr(model, "optimizer", None), getattr(model, "loss", None)
+    given = {"epochs": epochs, "batch_size": batch_size, "shuffle": shuffle,
+             "optimizer": type(optimizer).__name__.lower() if optimizer else None,
+             "learning_rate": float(ops.convert_to_numpy(optimizer.learning_rate)) if optimizer else None,
+             "loss": getattr(loss, "key", loss), "loss scale": getattr(loss, "scale", None)}
+    wanted = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "shuffle": cfg.shuffle,
+              "optimizer": cfg.optimizer, "learning_rate": cfg.learning_rate, "loss": cfg.loss,
+              "loss scale": models.loss_scale(cfg.model)}
+    same_rate = given["learning_rate"] is not None and math.isclose(given["learning_rate"], cfg.learning_rate,
+                                                                     rel_tol=1e-6)  # stored as float32
+    differ = [f"{key} {given[key]!r} where the run's config has {wanted[key]!r}" for key in given
+              if given[key] != wanted[key] and not (key == "learning_rate" and same_rate)]
+    if differ:
+        raise ValueError(f"this fit differs from the run's config: {'; '.join(differ)}. Pass the config's values, "
+                         "and compile the logits model with its optimizer and losses.ReconstructionLoss(loss, scale).")
+
+
+def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.PathLike, builts: list, model,
+                 arrays: Arrays, on_epoch: Callable[[int, list], None] | None) -> list[dict]:
+    """:func:`train_side_by_side` from its models built and compiled and its arrays prepared."""
     import keras
 
     from replicate import losses
 
     cfg = cfgs[0]
-    if any(dataclasses.replace(c, loss=cfg.loss) != cfg for c in cfgs):
-        raise ValueError("runs trained together must differ in their loss only")
     for c in cfgs:
-        losses.get(c.loss).check_targets(train[: c.train_limit], "training targets")
+        losses.get(c.loss).check_targets(arrays.y_train, "training targets")
     run_dirs, state_dir = [Path(d) for d in run_dirs], Path(state_dir)
     seed = run_seed(cfg)
-    builts, model = build_fused(cfgs, seed)
-    arrays = prepare(cfg, train, test, builts[0].flat)
     for folder in {*run_dirs, state_dir}:
         fileio.remove_leftovers(folder)  # temporary files of a write that was interrupted
     done = [_already_done(c, d) for c, d in zip(cfgs, run_dirs)]

@@ -1,23 +1,38 @@
-"""Smoke tests of the tutorial scripts: each runs end to end in ``--quick`` mode as a user would start it
-(``python tutorials/NN_name.py --quick --out DIR`` from the repository root, in its own process), exits 0,
-says that it is quick, prints the post's reported number where the post has one, and writes its figures.
+"""The tutorial scripts: each section's model is the package's, layer for layer; its visible ``fit`` trains
+the run the package's runner would; and each script runs end to end in ``--quick`` mode as a user would start it
+(``python tutorials/NN_name.py --quick --out DIR`` from the repository root, in its own process), exits 0, says
+that it is quick, prints the post's reported number where the post has one, and writes its figures and its run.
 
 The reported numbers below are the post's, as recorded with their quotes in ``replicate.tutorial.REPORTED``
 (current version of "Building Autoencoders in Keras"); the code means 3.33 and 7.30 are from its sparsity
-section. Quick mode trains one epoch on 256 synthetic images, so only the wiring is checked here; each
+section. Quick mode trains a few epochs on 1,024 synthetic images, so only the wiring is checked here; each
 script costs about the Keras import plus a few seconds.
 """
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from replicate import config, fileio, losses, models, train
+from tests.runs import TINY, synthetic_split
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
+
+#: Each section's script and the model key of :func:`replicate.models.build` it writes out.
+SECTIONS = {"01_simple.py": "simple", "02_sparse.py": "sparse", "03_deep.py": "deep",
+            "04_convolutional.py": "conv", "05_denoising.py": "denoising", "06_vae.py": "vae"}
+#: The artifacts of a run, as the runner writes them.
+RUN_FILES = {"config.json", "history.json", "status.json", "reconstructions.npz", "model.keras"}
+#: Layer settings that do not change the function a model computes or how it trains here: names, the dtype
+#: policy (float32 throughout), and the initialisers and seeds the run's numpy draw replaces.
+IGNORED = {"name", "dtype", "trainable", "kernel_initializer", "bias_initializer", "seed"}
 
 #: script -> (extra arguments, strings its output must contain, files it must write in --out)
 CASES = {
@@ -40,7 +55,9 @@ CASES = {
 
 
 def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    # The script's folder comes first on its sys.path; PYTHONPATH makes it import this checkout's package.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path, **(env or {})}
     return subprocess.run([sys.executable, str(TUTORIALS / script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -65,6 +82,14 @@ def test_quick_mode_runs_end_to_end(script, tmp_path):
         if name.endswith(".png"):
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any((tmp_path / "runs").rglob("status.json")), "no run folder under <out>/runs"
+    if script in SECTIONS:  # a section's run holds the runner's artifacts, and what started it
+        run_dir = tmp_path / "runs" / "synthetic" / SECTIONS[script] / "bce" / "seed0"
+        assert {p.name for p in run_dir.iterdir()} == {*RUN_FILES, "provenance.json"}
+        cfg = fileio.read_json(run_dir / "config.json")
+        assert cfg["backend"] == fileio.read_json(run_dir / "status.json")["backend"] in config.BACKENDS
+        prov = fileio.read_json(run_dir / "provenance.json")
+        assert prov["command"].startswith(f"{script} --quick") and prov["run_seed"] == train.run_seed(
+            config.RunConfig(**cfg))
 
 
 def test_unreadable_dataset_exits_2_with_the_fix(tmp_path):
@@ -75,3 +100,105 @@ def test_unreadable_dataset_exits_2_with_the_fix(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "mnist.npz" in done.stderr and "cannot be read" in done.stderr
     assert not (tmp_path / "out" / "runs").exists()
+
+
+def _build_model(script: str, monkeypatch):
+    """The script's ``build_model``, without running its story (which trains): only its imports and function
+    definitions are executed."""
+    monkeypatch.syspath_prepend(str(TUTORIALS))  # for ``import common``, as when the script runs
+    path = TUTORIALS / script
+    tree = ast.parse(path.read_text(), str(path))
+    tree.body = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef))]
+    namespace = {"__name__": path.stem}
+    exec(compile(tree, str(path), "exec"), namespace)
+    return namespace["build_model"]
+
+
+def _layers(model) -> list:
+    """The model's layers in order, nested models opened."""
+    import keras
+
+    return [inner for layer in model.layers
+            for inner in (_layers(layer) if isinstance(layer, keras.Model) else [layer])]
+
+
+def _describe(model) -> list[tuple]:
+    """Per layer: its class, the settings that matter, and its weight shapes."""
+    return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k not in IGNORED},
+             [tuple(w.shape) for w in layer.weights]) for layer in _layers(model)]
+
+
+@pytest.mark.parametrize("script", sorted(SECTIONS))
+def test_each_scripts_model_is_the_librarys(script, monkeypatch):
+    """Same layer classes, settings (units, filters, kernel sizes, padding, activations, regularisers ...), weight
+    shapes in the same order (so the run's seeded numpy draw gives both the same weights) and parameter count, for
+    the autoencoder, its logits and the encoder and decoder."""
+    mine = _build_model(script, monkeypatch)()
+    library = models.build(SECTIONS[script])
+    assert (mine.flat, mine.code_shape) == (library.flat, library.code_shape)
+    for part in ("autoencoder", "logits", "encoder", "decoder"):
+        ours, theirs = getattr(mine, part), getattr(library, part)
+        assert (ours is None) == (theirs is None), part
+        if ours is None:
+            continue
+        assert _describe(ours) == _describe(theirs), f"{script}: {part}"
+        assert ours.count_params() == theirs.count_params(), f"{script}: {part}"
+        assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    assert mine.autoencoder.name == SECTIONS[script]  # the runner finds the VAE by its name
+
+
+def _tiny_fit(cfg, run_dir, on_epoch=None, **changes) -> dict:
+    """What a script does for ``cfg``: seed, build and compile the model, prepare the arrays, call train.fit."""
+    seed = train.run_seed(cfg)
+    train.seed_everything(seed)
+    built = models.vae(seed) if cfg.model == "vae" else models.build(cfg.model)  # weights: drawn by train.fit
+    built.logits.compile(optimizer=changes.pop("optimizer", "adam"),
+                         loss=changes.pop("loss", losses.ReconstructionLoss(cfg.loss, models.loss_scale(cfg.model))))
+    arrays = train.prepare(cfg, *synthetic_split(), built.flat)
+    fit_args = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "shuffle": cfg.shuffle,
+                "validation_data": (arrays.x_test, arrays.y_test), **changes}
+    return train.fit(cfg, run_dir, built, arrays.x_train, arrays.y_train, on_epoch=on_epoch, **fit_args)
+
+
+@pytest.mark.parametrize("model", ["simple", "vae"])
+def test_a_scripts_fit_is_the_runners_run(tmp_path, model):
+    """train.fit on a model built outside the package gives the run train_one gives: same history (bit for bit),
+    reconstructions and artifacts. It adds no training logic of its own."""
+    cfg = config.RunConfig(**{**TINY, "model": model})
+    assert _tiny_fit(cfg, tmp_path / "fit")["status"] == "done"
+    train.train_one(cfg, tmp_path / "runner", *synthetic_split())
+    assert {p.name for p in (tmp_path / "fit").iterdir()} == RUN_FILES
+    for name in ("config.json", "history.json"):
+        assert (tmp_path / "fit" / name).read_bytes() == (tmp_path / "runner" / name).read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "fit/reconstructions.npz")["recon"],
+                                  np.load(tmp_path / "runner/reconstructions.npz")["recon"])
+
+
+def test_an_interrupted_fit_resumes_bit_identical(tmp_path):
+    cfg = config.RunConfig(**TINY)
+    _tiny_fit(cfg, tmp_path / "straight")
+
+    def stop_after_first(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_fit(cfg, tmp_path / "resumed", stop_after_first)
+    assert fileio.read_json(tmp_path / "resumed/checkpoint.json")["epochs"] == 1
+    _tiny_fit(cfg, tmp_path / "resumed")
+    assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
+
+
+@pytest.mark.parametrize("changes,named", [
+    ({"batch_size": 64}, "batch_size 64 where the run's config has 32"),
+    ({"epochs": 4}, "epochs 4 where the run's config has 3"),
+    ({"shuffle": False}, "shuffle False"),
+    ({"optimizer": "adadelta"}, "optimizer 'adadelta'"),
+    ({"loss": "binary_crossentropy"}, "loss 'binary_crossentropy'"),
+    ({"loss": losses.ReconstructionLoss("bce", 784.0)}, "loss scale 784.0"),
+], ids=["batch_size", "epochs", "shuffle", "optimizer", "loss", "loss_scale"])
+def test_fit_refuses_what_the_config_does_not_say(tmp_path, changes, named):
+    """config.json must say what was trained: a fit argument, optimizer or loss that differs is refused, named."""
+    with pytest.raises(ValueError, match=named):
+        _tiny_fit(config.RunConfig(**TINY), tmp_path / "run", **changes)
+    assert not (tmp_path / "run").exists()

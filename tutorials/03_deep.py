@@ -12,10 +12,11 @@ Expected result: the current post reports "a train and validation loss of ~0.08"
 ## Setup
 """
 
-import common
-from replicate import tutorial_plots
+import keras
+from keras import layers
 
-args = common.parse_args("Train the post's deep fully-connected autoencoder and compare its loss.")
+import common
+from replicate import losses, models, tutorial_plots
 
 """
 ## The model
@@ -23,22 +24,64 @@ args = common.parse_args("Train the post's deep fully-connected autoencoder and 
 The encoder narrows in three ReLU layers (128, 64, then the 32-unit code) and the decoder
 widens back (64, 128) to a sigmoid output of 784 pixels. The code is the same size as in the
 simple model. The extra layers let the mappings into and out of the code be non-linear, and the
-post credits them with a slightly lower loss. See `replicate.models.deep` for the layers.
-
-## Training
-
-100 epochs, batches of 256 shuffled images, Adam and binary cross-entropy, with the test set as
-validation data.
+post credits them with a slightly lower loss. The sigmoid output is written as a `Dense(784)`
+named "logits" followed by an `Activation("sigmoid")`, the same function, so that the loss can
+read the logits.
 """
 
-trained = common.train_section(args, "deep")
-print(f"Parameters: {trained.built.autoencoder.count_params():,}")
+
+def build_model() -> models.Built:
+    input_img = keras.Input(shape=(784,))
+    encoded = layers.Dense(128, activation="relu")(input_img)
+    encoded = layers.Dense(64, activation="relu")(encoded)
+    encoded = layers.Dense(32, activation="relu")(encoded)
+
+    decoded = layers.Dense(64, activation="relu")(encoded)
+    decoded = layers.Dense(128, activation="relu")(decoded)
+    logits = layers.Dense(784, name="logits")(decoded)
+    decoded = layers.Activation("sigmoid", name="sigmoid")(logits)
+
+    autoencoder = keras.Model(input_img, decoded, name="deep")
+    encoder = keras.Model(input_img, encoded, name="encoder")
+    return models.Built(autoencoder, keras.Model(input_img, logits), encoder, None, flat=True, code_shape=(32,))
+
+
+args = common.parse_args("Train the post's deep fully-connected autoencoder and compare its loss.")
+run = common.TutorialRun(args, "deep")
+model = build_model()
+model.autoencoder.summary()
+
+"""
+## The data
+
+MNIST scaled to [0, 1] and flattened, as for the simple model.
+"""
+
+x_train, x_test = run.load_data()
+x_train = x_train.astype("float32") / 255.0
+x_test = x_test.astype("float32") / 255.0
+x_train = x_train.reshape((len(x_train), 784))
+x_test = x_test.reshape((len(x_test), 784))
+
+"""
+## Training
+
+The post's `compile(optimizer="adam", loss="binary_crossentropy")` and its `fit`: 100 epochs,
+batches of 256 shuffled images, the test set as validation data. The loss is the same binary
+cross-entropy read from the logits (see `01_simple.py`).
+"""
+
+model.logits.compile(optimizer="adam", loss=losses.ReconstructionLoss(args.loss))
+history = run.fit(
+    model, x_train, x_train,
+    epochs=run.epochs(100), batch_size=256, shuffle=True, validation_data=(x_test, x_test),
+)
 
 """
 ## Reconstructions
 """
 
 strip = tutorial_plots.reconstruction_strip(
-    trained.y_test, trained.recon, common.figure_path(args, "03_deep_reconstructions"),
-    title=f"Deep autoencoder, {common.plural(trained.cfg.epochs, 'epoch')}, {trained.cfg.loss}")
+    x_test, run.reconstructions(), common.figure_path(args, "03_deep_reconstructions"),
+    title=f"Deep autoencoder, {common.plural(len(history['loss']), 'epoch')}, {args.loss}")
 print(f"Saved {strip}")

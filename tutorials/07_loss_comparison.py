@@ -17,13 +17,27 @@ Expected result: the post has no number for this; it uses BCE throughout. The sc
 ## Setup
 """
 
+import os
 import sys
 
 import common
-from replicate import analysis, config, data, fileio, sweep, tutorial
+from replicate import analysis, config, data, fileio, sweep, tutorial, vocabulary
 
 args = common.parse_args("Train one of the post's models under every loss and compare the reconstructions.",
                          loss_comparison=True)
+
+"""
+## The model
+
+The chosen model as the package builds it, shown by its summary. For the post's six models,
+`models.build` returns the layers their section's script writes out (a test checks that they
+are equal). Keras is loaded on the backend the sweep trains this model on.
+"""
+
+os.environ["KERAS_BACKEND"] = config.backend_for(args.model)
+from replicate import models  # noqa: E402  (Keras loads here, on that backend)
+
+models.build(args.model).autoencoder.summary()
 
 """
 ## The sweep
@@ -32,10 +46,13 @@ A sweep is a list of runs, one per loss and seed. It starts from the package's `
 and keeps its bookkeeping, with this script's choices written over it: the chosen model, the
 losses, the dataset, and by default the post's epochs on all 60,000 training images. All losses
 of one seed start from the same initial weights and see the batches in the same order, so any
-difference between them comes from the loss alone.
+difference between them comes from the loss alone. Each run is its section's `compile` and
+`fit` with another loss, `compile(optimizer=..., loss=losses.ReconstructionLoss(key))`; the
+losses of one seed train side by side in one Keras model, each as it would alone. A run stops
+early once its validation loss has converged.
 """
 
-proto = tutorial.PROTOCOLS[args.model]
+proto = tutorial.PROTOCOLS[vocabulary.model(args.model).post_model]
 epochs = args.epochs or (common.quick_epochs(args.model) if args.quick else proto.epochs)
 train_limit = common.QUICK_TRAIN if args.quick else data.SIZES["train"]
 test_limit = common.QUICK_TEST if args.quick else data.SIZES["test"]

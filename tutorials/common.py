@@ -1,36 +1,39 @@
-"""What the tutorial scripts share: their command line, and "train this section's model, then print what we
-measured beside what the post reports". Models, training, losses and figures live in the ``replicate`` package;
-this file only wires them together for a reader following the post section by section.
+"""What the tutorial scripts share: their command line, and the run that a section's visible ``fit`` call trains.
+
+A script builds and compiles the post's model itself; :class:`TutorialRun` gives it the data and takes its
+``fit`` arguments to :func:`replicate.train.fit`, which trains the model as the package's runner trains a run
+(seeded epoch order, a checkpoint after every epoch, the run's artifacts). This file holds only what a reader
+following the post section by section needs around that: options, the quick mode's banner, the run's folder and
+provenance, and the measured losses printed beside the post's.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from replicate import config, data, fileio, tutorial, vocabulary
+from replicate import config, data, fileio, provenance, tutorial, vocabulary
 from replicate.config import RunConfig
 
 DEFAULT_OUT = "reports/tutorials"
-#: The quick mode: a few synthetic images and one epoch, enough to run every line of a script in seconds.
+#: The quick mode: a few synthetic images and a few epochs, enough to run every line of a script in seconds.
 QUICK_DATASET, QUICK_TRAIN, QUICK_TEST = "synthetic", 1024, 64
+FULL_SIZES = "60,000 training and 10,000 test images"
 
 
 def quick_epochs(model: str) -> int:
     """Epochs of the quick mode: the smoke profile's, just enough that the model is no longer a constant."""
     return config.SMOKE_EPOCHS[vocabulary.model(model).builder]
-FULL_SIZES = "60,000 training and 10,000 test images"
 
 
 def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.Namespace:
     """The options every tutorial script accepts; the loss comparison picks a model, losses and seeds
     instead of one loss."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--epochs", type=int, help="epochs (default: the post's, or 1 with --quick)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the post's, or a few with --quick)")
     p.add_argument("--dataset", choices=data.DATASETS, help="default: mnist, or synthetic with --quick")
     if loss_comparison:
         p.add_argument("--model", choices=config.MODELS, default="simple", help="default: %(default)s")
@@ -53,14 +56,16 @@ def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.N
 
 
 def run_config(args: argparse.Namespace, model: str) -> RunConfig:
-    """The section's protocol from :data:`replicate.tutorial.PROTOCOLS`, with the command line's changes; on the
-    10,000-digit MNIST the epochs give the post's number of optimizer steps."""
+    """The section's protocol from :data:`replicate.tutorial.PROTOCOLS`, with the command line's changes, on the
+    Keras backend of this process; on the 10,000-digit MNIST the epochs give the post's number of optimizer steps."""
+    import keras
+
     epochs = args.epochs or (quick_epochs(model) if args.quick else None)
     if epochs is None and args.dataset == "mnist10k":
         epochs = config.step_budget_epochs(model, "mnist10k")
     return config.protocol_run(model, dataset=args.dataset, loss=args.loss, seed=args.seed, epochs=epochs,
                                train_limit=QUICK_TRAIN if args.quick else None,
-                               test_limit=QUICK_TEST if args.quick else None)
+                               test_limit=QUICK_TEST if args.quick else None, backend=keras.backend.backend())
 
 
 @contextlib.contextmanager
@@ -73,7 +78,111 @@ def exit_on_data_error():
         sys.exit(2)
 
 
-def quick_banner(args: argparse.Namespace, model: str) -> None:
+class TutorialRun:
+    """One section's run: its config (the post's protocol with the command line's changes), folder and seed.
+
+    Creating it seeds Keras with the run's seed, before the script builds its model, as the runner does.
+    :meth:`fit` takes ``model.fit``'s arguments and trains through :func:`replicate.train.fit`, or reloads the
+    finished run with the same config.
+    """
+
+    def __init__(self, args: argparse.Namespace, model: str):
+        from replicate import train
+
+        self.args, self.model = args, model
+        self.cfg = run_config(args, model)
+        self.dir = args.out / "runs" / self.cfg.path
+        self.seed = train.run_seed(self.cfg)
+        self.sources: dict = {}
+        self.status: dict | None = None
+        _quick_banner(args, model)
+        train.seed_everything(self.seed)
+
+    def load_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training and test images as uint8 arrays (N, 28, 28), as ``mnist.load_data()`` gives them, cut to
+        the run's sizes; a missing or damaged dataset ends the script with exit status 2."""
+        cfg = self.cfg
+        with exit_on_data_error():
+            x_train, train_src = data.load_uint8(cfg.dataset, "train", data_dir=self.args.data_dir, n=cfg.train_limit)
+            x_test, test_src = data.load_uint8(cfg.dataset, "test", data_dir=self.args.data_dir, n=cfg.test_limit)
+        self.sources = {"train": train_src.to_dict(), "test": test_src.to_dict()}
+        return x_train[:cfg.train_limit], x_test[:cfg.test_limit]
+
+    def add_noise(self, x_train: np.ndarray, x_test: np.ndarray, noise_factor: float):
+        """The denoising section's noisy inputs, ``clip(x + noise_factor * N(0, 1), 0, 1)``, drawn from the run's
+        seed by :func:`replicate.train.prepare` (so the runner's run of this config sees the same images)."""
+        from replicate import train
+
+        if noise_factor != self.cfg.noise_factor:
+            raise ValueError(f"noise_factor {noise_factor} differs from the section's {self.cfg.noise_factor}")
+        arrays = train.prepare(self.cfg, x_train, x_test, flat=x_train.ndim == 2)
+        return arrays.x_train.reshape(x_train.shape), arrays.x_test.reshape(x_test.shape)
+
+    def epochs(self, post: int) -> int:
+        """The run's epochs: the post's ``post`` unless ``--quick``, ``--epochs`` or the 10,000-digit MNIST change
+        them (then say so)."""
+        proto = tutorial.PROTOCOLS[vocabulary.model(self.model).post_model]
+        if post != proto.epochs:
+            raise ValueError(f"the post trains {self.model} for {proto.epochs} epochs, not {post}")
+        if self.cfg.epochs != post:
+            why = ("--quick" if self.args.quick and not self.args.epochs else "--epochs" if self.args.epochs
+                   else "the post's number of optimizer steps on the 10,000-digit MNIST")
+            print(f"epochs={self.cfg.epochs} instead of the post's {post} ({why})")
+        return self.cfg.epochs
+
+    def fit(self, model, x, y, **fit_args) -> dict:
+        """``model.logits.fit(x, y, **fit_args)`` as a run of the package (:func:`replicate.train.fit`), with each
+        epoch's losses printed, then the final losses beside the post's; return the history (loss and val_loss per
+        epoch). A finished run with the same config is reloaded into ``model`` instead of trained again; an
+        interrupted one resumes from its last epoch."""
+        from replicate import sweep, train
+
+        cfg, run_dir = self.cfg, self.dir
+        train.check_fit(cfg, model.logits, **{k: v for k, v in fit_args.items() if k != "validation_data"})
+        if (run_dir / "config.json").exists() and fileio.read_json(run_dir / "config.json") != cfg.to_dict():
+            sweep.clean_run(run_dir)  # an older run with other settings: start again
+        if sweep.run_status(run_dir) == "done":
+            print(f"Reusing the finished run in {run_dir}")
+            model.autoencoder.load_weights(run_dir / "model.keras")
+            status = fileio.read_json(run_dir / "status.json")
+        else:
+            print(f"Training {cfg.model} ({cfg.loss}, {cfg.optimizer}, batch {cfg.batch_size}, {cfg.backend}) for "
+                  f"{plural(cfg.epochs, 'epoch')} on {len(x)} {cfg.dataset} images into {run_dir}")
+            self._write_provenance()
+            status = train.fit(cfg, run_dir, model, x, y, **fit_args, on_epoch=_print_epoch(cfg.epochs))
+        if status["status"] != "done":
+            print(f"error: training failed: {status['reason']}", file=sys.stderr)
+            sys.exit(1)
+        self.status = status
+        print_measured_vs_reported(cfg, status, quick=self.args.quick)
+        return fileio.read_json(run_dir / "history.json")
+
+    def reconstructions(self) -> np.ndarray:
+        """The test images as the trained model reconstructs them, (N, 28, 28), saved by the run (for the VAE,
+        decoded at ``z_mean``; for the continuous Bernoulli loss, its mean)."""
+        return np.load(self.dir / "reconstructions.npz")["recon"].astype(np.float32)
+
+    def _write_provenance(self) -> None:
+        """What started the run, beside its config: command line, versions, backend, device, git state, the run's
+        seed and the data's checksums."""
+        sources = {split: {**src, "path": Path(src["path"]).name} for split, src in self.sources.items()}
+        fileio.write_json(self.dir / "provenance.json",
+                          {**provenance.collect(sys.argv), "run_seed": self.seed, "data": sources,
+                           "started": provenance.now()})
+
+
+def finished_run_dir(args: argparse.Namespace, model: str) -> Path | None:
+    """The folder of a finished run of ``model`` with these options (another script's), or None."""
+    from replicate import sweep
+
+    cfg = run_config(args, model)
+    run_dir = args.out / "runs" / cfg.path
+    if sweep.run_status(run_dir) == "done" and fileio.read_json(run_dir / "config.json") == cfg.to_dict():
+        return run_dir
+    return None
+
+
+def _quick_banner(args: argparse.Namespace, model: str) -> None:
     """Say plainly that a quick run checks the code, and what the full run would need and give."""
     if not args.quick:
         return
@@ -84,50 +193,6 @@ def quick_banner(args: argparse.Namespace, model: str) -> None:
     print(f"QUICK MODE: {plural(args.epochs or quick_epochs(model), 'epoch')} on {QUICK_TRAIN} {args.dataset} images "
           f"({QUICK_TEST} for validation). This checks that the script runs; its numbers are not the post's.\n"
           f"The full run (no --quick) trains {proto.epochs} epochs on MNIST's {FULL_SIZES}{said}.")
-
-
-@dataclass
-class Trained:
-    """A finished section: its config and folder, the model with trained weights, and its test arrays."""
-
-    cfg: RunConfig
-    run_dir: Path
-    status: dict
-    built: object  # replicate.models.Built
-    x_test: np.ndarray  # model inputs (noisy for the denoiser), in the model's layout
-    y_test: np.ndarray  # clean targets, same layout
-    recon: np.ndarray  # what the model's outputs stand for, (N, 28, 28)
-
-
-def train_section(args: argparse.Namespace, model: str) -> Trained:
-    """Train ``model`` as its section of the post does (or reuse the same finished run), print the losses
-    beside the post's, and return the trained model with its test inputs and reconstructions."""
-    cfg = run_config(args, model)
-    quick_banner(args, model)
-    with exit_on_data_error():
-        x_train = data.load(cfg.dataset, "train", data_dir=args.data_dir, n=cfg.train_limit)
-        x_test = data.load(cfg.dataset, "test", data_dir=args.data_dir, n=cfg.test_limit)
-    from replicate import models, sweep, train  # Keras loads here, once the data is known to be there
-
-    run_dir = args.out / "runs" / cfg.path
-    if (run_dir / "config.json").exists() and fileio.read_json(run_dir / "config.json") != cfg.to_dict():
-        sweep.clean_run(run_dir)  # an older run with other settings: start again
-    if sweep.run_status(run_dir) == "done":
-        status = fileio.read_json(run_dir / "status.json")
-        print(f"Reusing the finished run in {run_dir}")
-    else:
-        print(f"Training {model} ({cfg.loss}, {cfg.optimizer}, batch {cfg.batch_size}) for "
-              f"{plural(cfg.epochs, 'epoch')} on {len(x_train[:cfg.train_limit])} {cfg.dataset} images into {run_dir}")
-        status = train.train_one(cfg, run_dir, x_train, x_test, on_epoch=_print_epoch(cfg.epochs))
-    if status["status"] != "done":
-        print(f"error: training failed: {status['reason']}", file=sys.stderr)
-        sys.exit(1)
-    built = models.build(model, seed=train.run_seed(cfg))
-    built.autoencoder.load_weights(run_dir / "model.keras")
-    arrays = train.prepare(cfg, x_train, x_test, built.flat)
-    recon = np.load(run_dir / "reconstructions.npz")["recon"].astype(np.float32)
-    print_measured_vs_reported(cfg, status, quick=args.quick)
-    return Trained(cfg, run_dir, status, built, arrays.x_test, arrays.y_test, recon)
 
 
 def _print_epoch(epochs: int):
