@@ -67,7 +67,7 @@ def epoch_seconds(cfg: config.RunConfig, x_train, x_test, epochs: int) -> list[f
     stamps = []
     clock = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: stamps.append(time.perf_counter()),
                                            on_epoch_end=lambda e, logs: stamps.append(time.perf_counter()))
-    built.autoencoder.fit(arrays.x_train, arrays.y_train, epochs=epochs + 1, batch_size=cfg.batch_size,
+    built.logits.fit(arrays.x_train, arrays.y_train, epochs=epochs + 1, batch_size=cfg.batch_size,
                           shuffle=True, verbose=0, callbacks=[clock])
     return [stamps[2 * i + 1] - stamps[2 * i] for i in range(1, epochs + 1)]
 

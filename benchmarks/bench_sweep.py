@@ -9,23 +9,26 @@ runs' own training times show where the time goes.
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 
 from common import interleaved, medians, parser, ratio, save, timed
-from replicate import config, fileio, sweep
+from replicate import config, fileio
+from replicate import sweep as sweeps
 
 TARGET = 2.0
 
 
 def sweep_of(model: str, **changes) -> config.SweepConfig:
-    return config.override(config.profile("quick"), models=[model], losses=list(config.TRAINED_LOSSES), seeds=(0,),
+    return config.override(config.profile("quick"), models=[model], losses=list(config.COMPARED_LOSSES), seeds=(0,),
                            **changes)
 
 
 def run(sweep: config.SweepConfig, fuse: bool, per_loss: dict | None = None) -> float:
     with tempfile.TemporaryDirectory() as out:
-        seconds = timed(lambda: sweep.run_sweep(sweep, out, log=lambda line: None, fuse=fuse))
+        os.environ["KERAS_BACKEND"] = config.backend_for(sweep.models[0])  # one backend: the sweep stays here
+        seconds = timed(lambda: sweeps.run_sweep(sweep, out, log=lambda line: None, fuse=fuse))
         if per_loss is not None:
             for cfg in sweep.runs():
                 per_loss.setdefault(cfg.loss, []).append(fileio.read_json(f"{out}/{cfg.path}/status.json")["wall_s"])
@@ -34,7 +37,7 @@ def run(sweep: config.SweepConfig, fuse: bool, per_loss: dict | None = None) -> 
 
 def main(argv=None) -> int:
     p = parser(__doc__)
-    p.add_argument("--model", default="simple", choices=[m for m in config.MODELS if m not in ("sparse", "vae")])
+    p.add_argument("--model", default="simple", choices=[m for m in config.POST if m not in ("sparse", "vae")])
     args = p.parse_args(argv)
     sweep = sweep_of(args.model)
     tiny = sweep_of(args.model, epochs=1, train_limit=512, test_limit=64)
@@ -51,7 +54,7 @@ def main(argv=None) -> int:
           f"target >= {TARGET}x)")
     loss_medians = medians(per_loss)
     print("  training loop of each loss alone: " + ", ".join(f"{k} {v:.1f} s" for k, v in loss_medians.items()))
-    save("sweep_throughput", {"model": args.model, "losses": list(config.TRAINED_LOSSES), "repeats": args.repeats,
+    save("sweep_throughput", {"model": args.model, "losses": list(config.COMPARED_LOSSES), "repeats": args.repeats,
                               "sweep": sweep.to_dict(), "seconds": times, "median_s": m,
                               "fused_speedup": speedup, "target": TARGET, "alone_training_loop_s": per_loss,
                               "alone_training_loop_median_s": loss_medians})

@@ -1,105 +1,99 @@
-"""Runner overhead: ``train.train_one`` against a bare ``model.fit`` of the same model, loss, data, batch size and
-epochs, and against the tutorial's own script.
+"""Runner speed: the runner's training loop against the fastest bare ``model.fit`` on this machine, per model.
 
-Three contenders per model, interleaved, after a warm-up:
+A process holds one Keras backend, so every contender runs in a process of its own, started in turn (A B C A B C
+...) after a warm-up; each times its training loop after an untimed warm-up fit, so start-up and compilation are
+not counted:
 
-- ``tutorial``: the post's script, compiled as the post compiles it (Keras defaults: one step per backend call),
-  then ``fit(x, x, epochs, batch_size, shuffle=True, validation_data=...)``;
-- ``bare``: the same ``fit``, compiled with the runner's options (``steps_per_execution``);
-- ``runner``: ``train_run``, which adds its deterministic epoch order, a checkpoint after every epoch, and at the
-  end the reconstructions and the saved model.
+- ``bare_tensorflow``, ``bare_jax``: ``model.fit`` of the model's logits with the runner's compile options on the
+  same arrays, epochs and batch size, under each backend;
+- ``runner``: ``train.train_one`` on the backend the runner picks for the model (``--backend auto``), with its
+  seeded epoch order, a checkpoint, the saturation probe and the convergence check after every epoch.
 
-Each contender reports its training loop (``fit`` and, for the runner, its checkpoints) and its end-to-end time
-(model build and compile included; the runner's artifacts too). The target is runner loop / bare loop <= 1.03.
+Target: runner / fastest bare <= 1.3 for every model, with the quick profile's sizes and ``bce``.
 
-    python benchmarks/bench_train.py [--models simple conv] [--repeats 5]
+    python benchmarks/bench_train.py [--models simple conv] [--repeats 3]
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from common import interleaved, parser, ratio, medians, save
-from replicate import config, data, train
+from common import interleaved, medians, parser, ratio, save
 
-TARGET = 1.03
+TARGET = 1.3
+HERE = Path(__file__).resolve().parent
+MODELS = ("simple", "sparse", "deep", "conv", "denoising", "vae")
 
 
-def quick_config(model: str, loss: str = "bce") -> config.RunConfig:
+def quick_config(model: str, loss: str = "bce", backend: str = "tensorflow"):
     """The quick profile's run of ``model``: its epochs and training subset, 1000 test images."""
+    from replicate import config
+
     quick = config.profile("quick")
     return config.protocol_run(model, dataset="fashion_mnist", loss=loss, seed=0, epochs=quick.epochs[model],
-                               train_limit=quick.train_limit[model], test_limit=quick.test_limit)
+                               train_limit=quick.train_limit[model], test_limit=quick.test_limit, backend=backend)
 
 
-def contenders(cfg: config.RunConfig, x_train, x_test) -> dict:
-    """name -> function returning (training-loop seconds, end-to-end seconds)."""
-    import keras
+def worker(model: str, contender: str, backend: str) -> float:
+    """Seconds of one timed training loop (after an untimed warm-up), in this process on ``backend``."""
+    from replicate import data, train
 
-    def bare(tutorial_compile: bool):
-        start = time.perf_counter()
-        built = train.build_and_compile(cfg, train.run_seed(cfg))  # seeds everything, as the runner does
-        model = built.autoencoder
-        if tutorial_compile:  # the post's compile call: optimizer and loss only, everything else Keras' default
-            model.compile(optimizer=cfg.optimizer, loss=model.loss)
-        arrays = train.prepare(cfg, x_train, x_test, built.flat)
-        fit_start = time.perf_counter()
-        model.fit(arrays.x_train, arrays.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
-                  validation_data=(arrays.x_test, arrays.y_test), verbose=0)
-        end = time.perf_counter()
-        keras.backend.clear_session()
-        return end - fit_start, end - start
-
-    def runner():
+    cfg = quick_config(model, backend=backend)
+    x_train, x_test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
+    if contender == "runner":
+        warm = type(cfg)(**{**cfg.to_dict(), "epochs": 1, "train_limit": 1024})
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            status = train.train_one(cfg, tmp, x_train, x_test)
-            end = time.perf_counter()
-        keras.backend.clear_session()
-        return status["wall_s"], end - start
+            train.train_one(warm, Path(tmp) / "warm", x_train, x_test)
+            return train.train_one(cfg, Path(tmp) / "run", x_train, x_test)["wall_s"]
+    built = train.build_and_compile(cfg, train.run_seed(cfg))
+    arrays = train.prepare(cfg, x_train, x_test, built.flat)
+    built.logits.fit(arrays.x_train[:1024], arrays.y_train[:1024], epochs=1, batch_size=cfg.batch_size, verbose=0)
+    start = time.perf_counter()
+    built.logits.fit(arrays.x_train, arrays.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
+                     validation_data=(arrays.x_test, arrays.y_test), verbose=0)
+    return time.perf_counter() - start
 
-    return {"tutorial": lambda: bare(True), "bare": lambda: bare(False), "runner": runner}
+
+def _in_process(model: str, contender: str, backend: str) -> float:
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run([sys.executable, __file__, "--worker", model, contender, backend], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def main(argv=None) -> int:
-    p = parser(__doc__)
-    p.add_argument("--models", nargs="+", default=["simple", "conv"], choices=config.MODELS)
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        print(json.dumps({"seconds": worker(*sys.argv[2:5])}))
+        return 0
+    p = parser(__doc__, repeats=3)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = p.parse_args(argv)
-    x_train, x_test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
+    from replicate import config
+
     figures, ok = {}, True
     for model in args.models:
-        cfg = quick_config(model)
-        runs = contenders(cfg, x_train, x_test)
-        smoke = config.RunConfig(**{**cfg.to_dict(), "epochs": 1, "train_limit": 512})
-        ends = {}
-
-        def loop_of(name):  # time the loop for the comparison, keep the end-to-end time beside it
-            def run():
-                loop, end = runs[name]()
-                ends.setdefault(name, []).append(end)
-                return loop
-            return run
-
-        loops = interleaved({name: loop_of(name) for name in runs}, args.repeats,
-                            warmup=lambda: [fn() for fn in contenders(smoke, x_train, x_test).values()])
-        fig = {"config": cfg.to_dict(), "repeats": args.repeats, "loop_s": loops, "end_to_end_s": ends,
-               "loop_median_s": medians(loops), "end_to_end_median_s": medians(ends),
-               "runner_over_bare_loop": ratio(loops, "runner", "bare"),
-               "runner_over_bare_end_to_end": ratio(ends, "runner", "bare"),
-               "tutorial_over_runner_end_to_end": ratio(ends, "tutorial", "runner"), "target": TARGET}
-        figures[model] = fig
-        r = fig["runner_over_bare_loop"]
+        auto = config.backend_for(model)
+        contenders = {f"bare_{b}": (lambda b=b: _in_process(model, "bare", b)) for b in config.BACKENDS}
+        contenders["runner"] = lambda: _in_process(model, "runner", auto)
+        times = interleaved(contenders, args.repeats)
+        m = medians(times)
+        fastest = min(config.BACKENDS, key=lambda b: m[f"bare_{b}"])
+        r = ratio(times, "runner", f"bare_{fastest}")
         ok &= r["of_medians"] <= TARGET
-        m, e = fig["loop_median_s"], fig["end_to_end_median_s"]
-        print(f"{model}/bce, {cfg.epochs} epochs x {cfg.train_limit} images, median of {args.repeats}:")
-        print(f"  training loop: bare fit {m['bare']:.2f} s, runner {m['runner']:.2f} s -> ratio "
-              f"{r['of_medians']:.3f} (paired {r['paired_median']:.3f}, {r['paired_min']:.3f}-{r['paired_max']:.3f}; "
-              f"target <= {TARGET})")
-        print(f"  end to end:    bare {e['bare']:.2f} s, runner {e['runner']:.2f} s "
-              f"(ratio {fig['runner_over_bare_end_to_end']['of_medians']:.3f}); the tutorial's own script "
-              f"{e['tutorial']:.2f} s ({fig['tutorial_over_runner_end_to_end']['of_medians']:.2f}x the runner)")
-    save("runner_overhead", figures)
+        cfg = quick_config(model)
+        figures[model] = {"config": cfg.to_dict(), "runner_backend": auto, "fastest_bare": fastest,
+                          "repeats": args.repeats, "seconds": times, "median_s": m,
+                          "runner_over_fastest_bare": r, "target": TARGET}
+        print(f"{model}/bce, {cfg.epochs} epochs x {cfg.train_limit} images, median of {args.repeats}: bare TF "
+              f"{m['bare_tensorflow']:.2f} s, bare JAX {m['bare_jax']:.2f} s, runner ({auto}) {m['runner']:.2f} s "
+              f"-> runner / fastest bare ({fastest}) {r['of_medians']:.3f} (paired {r['paired_median']:.3f}, "
+              f"{r['paired_min']:.3f}-{r['paired_max']:.3f}; target <= {TARGET})", flush=True)
+    save("runner_speed", figures)
     return 0 if ok else 1
 
 

@@ -63,3 +63,18 @@ def test_malformed_input_exits_2_and_differences_exit_1(tmp_path, capsys):
     (tmp_path / "none.json").write_text('{"schema_version": 3, "aggregates": []}')
     assert cli.main(["compare", str(tmp_path / "none.json"), str(tmp_path / "none.json")]) == 1
     assert "no (dataset, model, loss) group in common" in capsys.readouterr().out
+
+
+def test_the_same_sweep_on_tensorflow_and_on_jax_matches_within_tolerances(tmp_path, capfd):
+    """Same initial weights (drawn with numpy) and batches on both backends: only float rounding differs, so the
+    two sweeps agree within compare's tolerances (JAX trains in a child process here)."""
+    paths = []
+    for backend in ("tensorflow", "jax"):
+        out = tmp_path / backend
+        code = cli.main(["run", "--profile", "smoke", "--models", "simple", "--losses", "bce", "mse",
+                         "--seeds", "2", "--backend", backend, "--out", str(out)])
+        assert code == 0 or 100 <= code < 200
+        paths.append(out / "results.json")
+    a, b = (fileio.read_json(p) for p in paths)
+    assert {r["backend"] for r in a["runs"]} == {"tensorflow"} and {r["backend"] for r in b["runs"]} == {"jax"}
+    assert compare.compare(a, b) == []
