@@ -89,9 +89,11 @@ def test_schema_and_strict_json(default_sweep):
                        "mechanism", "convergence", "penalties", "replication", "recommendation", "gallery"]
     assert r["sweep"]["provenance"]["git"]["dirty"] is False
     run = r["runs"][0]
-    assert run["history"]["epoch"] == [1, 2, 3] and run["final"]["val_loss"] == run["history"]["val_loss"][-1]
-    assert set(run["bands"]) == {"zero", "dark", "shadow", "midtone", "light", "highlight", "one"}
-    assert run["screen"]["verdict"] == "usable" and run["training"]["epochs"] == 3
+    assert run["training"]["epochs"] == 3 and set(run) == set(analysis.runs.RECORD_KEYS)
+    (curve,) = [c for c in r["convergence"] if (c["model"], c["loss"]) == (run["model"], run["loss"])]
+    assert curve["learning_curve"]["epoch"] == [1, 2, 3]
+    assert set(r["aggregates"][0]["bands"]) == {"zero", "dark", "shadow", "midtone", "light", "highlight", "one"}
+    assert run["screen"]["verdict"] == "usable"
 
 
 def test_verdict_bce_worse_when_bce_midtones_are_pulled_harder(default_sweep):

@@ -13,14 +13,16 @@ results.json (``schema_version`` 3), top-level keys:
 
 - ``sweep``: ``config`` (the frozen sweep config, endpoint and margin included) and ``provenance``.
 - ``methods``: every definition the numbers depend on.
-- ``runs``: one entry per usable run: identity, ``backend``, ``history``, ``final``, ``training`` (epochs,
-  steps, floor, stopped, converged, last_improvement), ``screen``, ``penalty``, ``metrics``, ``bands``, ``fine``.
+- ``runs``: one entry per usable run: identity, ``backend``, ``final``, ``training`` (epochs, steps, floor,
+  stopped, converged, last_improvement), ``screen``, ``penalty``, ``metrics`` (its learning curve, bands and fine
+  bins stay in its folder; the convergence block and the aggregates summarise them).
 - ``screened``: runs screened out (collapsed or diverged), with their ``screen`` verdict and reasons.
 - ``missing``: runs that did not finish: identity, ``status`` and ``reason``.
 - ``sensitivity``: per group with screened-out runs, the primary metric with and without them.
 - ``aggregates``: per (dataset, model, loss): ``seeds`` and, over seeds, ``metrics``, ``final``, ``bands``
   as ``{n, mean, std, ci95}``, and ``fine`` curves.
-- ``comparisons``: per (dataset, model, loss != bce, metric): loss - bce paired by seed and by image.
+- ``comparisons``: per (dataset, model, loss != bce, metric): loss - bce paired by seed (``seed_level``) and by
+  image (``image_level``: each seed's paired-t p over images, and a pooled Wilcoxon signed-rank test).
 - ``verdicts``: per (dataset, model): ``role`` (primary or sensitivity), the primary endpoint's paired
   ``difference`` and ``tost``, Holm-adjusted ``p_holm`` and ``tost_p_holm``, ``status`` (worse, better,
   equivalent, inconclusive, insufficient seeds, not available), descriptive ``secondary`` measures, ``blur``,
@@ -33,7 +35,8 @@ results.json (``schema_version`` 3), top-level keys:
 - ``replication``: per reported number of the post and matching model: measured, difference, status.
 - ``groups``, ``recommendation``, ``gallery``: what the report shows.
 
-results.csv: columns ``dataset, model, loss, seed, metric, value``; one row per usable run and metric.
+results.csv: columns ``dataset, model, loss, seed, metric, value``; one row per usable run and metric (the scalar
+metrics, the final losses and each band's RMSE).
 """
 from __future__ import annotations
 
@@ -116,8 +119,10 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
     results["replication"] = replication.replication(results["runs"], results["aggregates"], config)
     results["recommendation"] = selection.recommendation(results)
     results["gallery"] = selection.gallery_choice(sweep, results)
+    csv_text = _csv(results["runs"])
+    results["runs"], results["screened"] = runs.for_json(results["runs"]), runs.for_json(results["screened"])
     path = write_json(sweep / "results.json", _jsonable(results))
-    write_text(sweep / "results.csv", _csv(results["runs"]))
+    write_text(sweep / "results.csv", csv_text)
     return path
 
 
@@ -158,8 +163,7 @@ def _csv(records: list[dict]) -> str:
         values["final_loss"] = (r["final"] or {}).get("loss")
         values["final_val_loss"] = (r["final"] or {}).get("val_loss")
         for b, row in r["bands"].items():
-            for q in runs.BAND_QUANTITIES:
-                values[f"band_{b}_{q}"] = row[q]
+            values[f"band_{b}_rmse"] = row["rmse"]
         for metric, value in values.items():
             writer.writerow([*ident, metric, repr(runs.num(value))])
     return buf.getvalue()

@@ -264,7 +264,7 @@ def comparisons(runs: list[dict], images: dict) -> list[dict]:
                 per_image = [images[(dataset, model, loss, s)][metric] - images[(dataset, model, BASELINE, s)][metric]
                              for s in seeds]
                 image_level = {
-                    "per_seed": [{"seed": s, **paired_test(d)} for s, d in zip(seeds, per_image)],
+                    "per_seed_p": [paired_test(d)["p_value"] for d in per_image],
                     "pooled": wilcoxon_test(_nanmean_rows(np.stack(per_image))),
                 }
             out.append({"dataset": dataset, "model": model, "loss": loss, "baseline": BASELINE, "metric": metric,
@@ -292,3 +292,14 @@ def sensitivity(results: dict, metric: str) -> list[dict]:
                     "without": t_interval([r["metrics"][metric] for r in usable]),
                     "with": t_interval([r["metrics"][metric] for r in usable + extra])})
     return out
+
+
+#: What a run's entry in results.json keeps: its learning curve, bands and fine bins are summarised elsewhere (the
+#: convergence block, the aggregates) and stay in the run's own files.
+RECORD_KEYS = ("dataset", "model", "loss", "seed", "path", "wall_s", "device", "backend", "final", "training",
+               "penalty", "test_reconstruction_loss", "screen", "n_images", "metrics")
+
+
+def for_json(records: list[dict]) -> list[dict]:
+    """Run entries as results.json stores them (see :data:`RECORD_KEYS`)."""
+    return [{k: r[k] for k in RECORD_KEYS if k in r} for r in records]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from replicate import data, metrics
+from replicate import data, metrics, vocabulary
 from replicate.analysis.runs import load_targets
 from replicate.fileio import read_npz
 from replicate.analysis.stats import excludes_zero as _excludes_zero, finite as _finite
@@ -81,8 +81,11 @@ GALLERY_CROP = 12
 
 def gallery_choice(sweep: Path, results: dict) -> list[dict]:
     """Per dataset, the test images the gallery shows (most midtone pixels), their crop boxes, and the run
-    (lowest finished seed) shown for each model and loss."""
+    (lowest finished seed) shown for each model and loss: the post's models where the sweep has them (variants
+    would repeat them), else every model."""
     band = metrics.BANDS[metrics.MIDTONE]
+    models = {r["model"] for r in results["runs"]}
+    shown_models = (models & set(vocabulary.POST_MODELS)) or models
     out = []
     for dataset in dict.fromkeys(g[0] for g in results["groups"]):
         targets = load_targets(sweep / dataset / "targets.npz")
@@ -94,7 +97,7 @@ def gallery_choice(sweep: Path, results: dict) -> list[dict]:
         chosen = _pick_images(unit, band)
         shown = {}
         for r in sorted(results["runs"], key=lambda r: r["seed"]):
-            if r["dataset"] == dataset:
+            if r["dataset"] == dataset and r["model"] in shown_models:
                 shown.setdefault(f"{r['model']}/{r['loss']}", {"seed": r["seed"], "path": r["path"]})
         out.append({"dataset": dataset, "images": chosen.tolist(),
                     "test_index": (index[chosen] if index is not None else chosen).tolist(),

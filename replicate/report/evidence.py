@@ -29,7 +29,7 @@ def evidence(s: Results) -> dict:
     t = s.theory
     centers = t.get("fine_centers", [])
     curves, learning = {}, {}
-    for dataset, model in s.models:
+    for dataset, model in s.main_models():
         title = s.title(dataset, model)
         for loss in s.losses_of(dataset, model):
             agg = s.aggs.get((dataset, model, loss))

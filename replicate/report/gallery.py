@@ -32,7 +32,8 @@ def gallery(s: Results, sweep_dir) -> dict:
         chosen = np.asarray(choice["images"], dtype=np.int64)
         targets = data.to_unit(targets).astype(np.float64)
         boxes = [tuple(b) for b in choice["boxes"]]
-        for ds, model in [m for m in s.models if m[0] == dataset]:
+        shown = {key.split("/")[0] for key in choice["runs"]}
+        for ds, model in [m for m in s.models if m[0] == dataset and m[1] in shown]:
             recons, seeds = {}, {}
             for loss in s.losses_of(ds, model):
                 run = choice["runs"].get(f"{model}/{loss}")

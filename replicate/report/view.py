@@ -23,6 +23,15 @@ class Results:
         self.losses = list(dict.fromkeys(g[2] for g in self.groups))
         self.convergence = {(c["dataset"], c["model"], c["loss"]): c for c in results.get("convergence", [])}
 
+    def main_models(self) -> list[tuple[str, str]]:
+        """(dataset, model) pairs the per-model figures show: all but the capacity sweep's variants, which have a
+        section of their own (all of them where the sweep is only that)."""
+        from replicate import vocabulary
+
+        main = [(d, m) for d, m in self.models if m not in vocabulary.MODELS or
+                vocabulary.MODELS[m].code_size is None]
+        return main or self.models
+
     def title(self, dataset: str, model: str) -> str:
         """A model's name in the report: the key, prefixed by the dataset when the sweep has several."""
         return model if len(self.datasets) == 1 else f"{dataset}/{model}"
