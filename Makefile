@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= runs/quick-fashion_mnist
+# pip's notes on running as root and on its own updates are not about this project.
+export PIP_ROOT_USER_ACTION := ignore
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: report test bench setup data clean
 

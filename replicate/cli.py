@@ -111,10 +111,13 @@ def _cmd_data(args) -> int:
             check = "verified" if src.verified else "structure checked, no known checksum"
             print(f"{name:14s} {split:5s} {images.shape[0]:6d} x 28 x 28  from {src.origin}: {src.path} "
                   f"(sha256 {src.sha256[:12]}, {check})")
-    for name, err in problems:
-        print(f"not available: {name}: {err}", file=sys.stderr)
     # A damaged file is always an error; a missing dataset only when asked for, or for the main one.
     bad = [n for n, err in problems if not isinstance(err, data.DataMissing) or args.dataset or n == "fashion_mnist"]
+    for name, err in problems:
+        if name in bad:
+            print(f"not available: {name}: {err}", file=sys.stderr)
+        else:  # optional, and missing here: nothing went wrong
+            print(f"{name:14s} not available here (optional); 'replicate data --dataset {name}' says how to get it")
     return EXIT_USAGE if bad else 0
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.noise import noise
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
 
@@ -40,7 +42,7 @@ CASES = {
 
 
 def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, **(env or {})}
     return subprocess.run([sys.executable, str(TUTORIALS / script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -55,6 +57,7 @@ def test_quick_mode_runs_end_to_end(script, tmp_path):
     extra, expected, files = CASES[script]
     done = _run(script, "--quick", "--out", str(tmp_path), *extra)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert not noise(done.stdout + done.stderr), f"{script} printed a library's log or an error:\n{done.stderr}"
     assert "QUICK MODE" in done.stdout
     assert "The full run (no --quick)" in done.stdout
     for text in expected:
