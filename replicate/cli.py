@@ -1,4 +1,4 @@
-"""Command line: ``replicate data | list | run | evaluate | report | compare``. A thin caller of the library.
+"""Command line: ``replicate data | list | run | evaluate | report | compare | summary``. A thin caller of the library.
 
 Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do);
 100 + n when n runs of a sweep failed or were screened out (collapsed, diverged); 130 when interrupted (finished
@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("a")
     c.add_argument("b")
     c.set_defaults(func=_cmd_compare)
+
+    sm = sub.add_parser("summary", help="the README's results table (Markdown) from a results.json of schema 3")
+    sm.add_argument("results", help="a results.json, e.g. reports/reference/results.json")
+    sm.add_argument("--readme", metavar="FILE",
+                    help="rewrite the table between the results markers of FILE in place (default: print it)")
+    sm.set_defaults(func=_cmd_summary)
     return p
 
 
@@ -211,3 +217,20 @@ def _cmd_compare(args) -> int:
         print(line)
     print("match within tolerances" if not differences else f"{len(differences)} difference(s)")
     return 0 if not differences else 1
+
+
+def _cmd_summary(args) -> int:
+    import os
+
+    from replicate import fileio
+    from replicate.report import read_results, summary
+
+    results = read_results(Path(args.results))
+    if args.readme is None:
+        print(summary.block(results, Path(args.results).as_posix()), end="")
+        return 0
+    readme = Path(args.readme)
+    source = Path(os.path.relpath(args.results, readme.parent)).as_posix()  # as the README links it
+    fileio.write_text(readme, summary.rewrite(readme.read_text(encoding="utf-8"), summary.block(results, source)))
+    print(f"summary: {readme}")
+    return 0
