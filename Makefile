@@ -3,8 +3,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SWEEP  ?= runs/quick-fashion_mnist
+# The exact versions `make` installs (Python 3.11, Linux x86_64, CPU builds); `make lock` upgrades them.
+# `LOCK=` (empty) installs the newest versions pyproject.toml allows instead, e.g. on another platform.
+LOCK   ?= requirements.lock
+UV     := build/uv/bin/uv
+# pip's notes on running as root and on its own updates are not about this project.
+export PIP_ROOT_USER_ACTION := ignore
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Nor is setuptools' note that an editable install is one (its build warns "Editable installation.").
+EDITABLE := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -q
 
-.PHONY: report test bench setup data clean
+.PHONY: report test bench setup data lock clean
 
 report: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
@@ -24,11 +33,25 @@ bench: setup
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+ifneq ($(LOCK),)
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(EDITABLE) --no-deps -e .
+else
+	$(EDITABLE) -e '.[test]'
+endif
 	touch $@
+
+# Upgrade every locked version to the newest that pyproject.toml allows; then run `make test` and commit the lock.
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--upgrade --quiet --custom-compile-command 'make lock' -o requirements.lock
+
+$(UV):
+	$(PYTHON) -m venv build/uv
+	build/uv/bin/python -m pip install -q uv
 
 data: setup
 	@scripts/system-deps.sh dataset-fashion-mnist

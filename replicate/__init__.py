@@ -3,11 +3,12 @@
 Pipeline (one module, one job): data -> models/losses -> train -> metrics -> analysis -> figures/report,
 with ``cli`` as the thin entry point. ``theory`` holds the closed-form per-pixel loss facts.
 """
-import os
 from importlib.metadata import PackageNotFoundError, version as _version
 
-# TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes) would bury the progress lines.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from replicate import quiet as _quiet
+
+# Before TensorFlow or JAX loads, here or in a child process: their start-up log would bury the progress lines.
+_quiet.install()
 
 try:
     __version__ = _version("replicate")

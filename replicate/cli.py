@@ -1,4 +1,4 @@
-"""Command line: ``replicate data | list | run | evaluate | report | compare``. A thin caller of the library.
+"""Command line: ``replicate data | list | run | evaluate | report | compare | summary``. A thin caller of the library.
 
 Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do);
 100 + n when n runs of a sweep failed or were screened out (collapsed, diverged); 130 when interrupted (finished
@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("a")
     c.add_argument("b")
     c.set_defaults(func=_cmd_compare)
+
+    sm = sub.add_parser("summary", help="the README's results table (Markdown) from a results.json of schema 3")
+    sm.add_argument("results", help="a results.json, e.g. reports/reference/results.json")
+    sm.add_argument("--readme", metavar="FILE",
+                    help="rewrite the table between the results markers of FILE in place (default: print it)")
+    sm.set_defaults(func=_cmd_summary)
     return p
 
 
@@ -115,10 +121,13 @@ def _cmd_data(args) -> int:
             check = "verified" if src.verified else "structure checked, no known checksum"
             print(f"{name:14s} {split:5s} {images.shape[0]:6d} x 28 x 28  from {src.origin}: {src.path} "
                   f"(sha256 {src.sha256[:12]}, {check})")
-    for name, err in problems:
-        print(f"not available: {name}: {err}", file=sys.stderr)
     # A damaged file is always an error; a missing dataset only when asked for, or for the main one.
     bad = [n for n, err in problems if not isinstance(err, data.DataMissing) or args.dataset or n == "fashion_mnist"]
+    for name, err in problems:
+        if name in bad:
+            print(f"not available: {name}: {err}", file=sys.stderr)
+        else:  # optional, and missing here: nothing went wrong
+            print(f"{name:14s} not available here (optional); 'replicate data --dataset {name}' says how to get it")
     return EXIT_USAGE if bad else 0
 
 
@@ -228,3 +237,20 @@ def _cmd_compare(args) -> int:
         print(line)
     print("match within tolerances" if not differences else f"{len(differences)} difference(s)")
     return 0 if not differences else 1
+
+
+def _cmd_summary(args) -> int:
+    import os
+
+    from replicate import fileio
+    from replicate.report import read_results, summary
+
+    results = read_results(Path(args.results))
+    if args.readme is None:
+        print(summary.block(results, Path(args.results).as_posix()), end="")
+        return 0
+    readme = Path(args.readme)
+    source = Path(os.path.relpath(args.results, readme.parent)).as_posix()  # as the README links it
+    fileio.write_text(readme, summary.rewrite(readme.read_text(encoding="utf-8"), summary.block(results, source)))
+    print(f"summary: {readme}")
+    return 0

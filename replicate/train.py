@@ -146,8 +146,8 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
     makes epoch e visit the images in the order ``permutation(seed, e)``: a resumed run sees the batches an
     uninterrupted one would. Targets are repeated for a model with ``outputs`` outputs.
 
-    On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own threads, as Keras does
-    for arrays, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``.
+    On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own thread, ahead of the
+    step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``.
     """
     import keras
 
@@ -176,7 +176,9 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
             xb = tf.gather(x, index)
             return pair(xb, xb if same else tf.gather(y, index))
 
-        data = indices.map(batch, num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
+        # A sequential map: with op determinism on, tf.data rewrites a parallel one into this anyway, and logs an
+        # error about the attribute the rewrite drops (use_unbounded_threadpool).
+        data = indices.map(batch).with_options(options).prefetch(tf.data.AUTOTUNE)
         return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):

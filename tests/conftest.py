@@ -1,11 +1,7 @@
-"""Shared test set-up: quiet TensorFlow, and a clean data cache for every test."""
-import os
+"""Shared test set-up: a clean data cache for every test (``replicate`` itself keeps TensorFlow's log quiet)."""
+import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import pytest  # noqa: E402
-
-from replicate import data  # noqa: E402
+from replicate import data
 
 
 @pytest.fixture(autouse=True)

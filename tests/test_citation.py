@@ -1,4 +1,7 @@
-"""The citable artifact: CITATION.cff validates, its version is the package's, the reference report parses."""
+"""The citable artifact: CITATION.cff validates and holds no placeholder, .zenodo.json and the report's BibTeX say
+what it says, its version is the package's, the reference report parses."""
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -7,15 +10,52 @@ from pathlib import Path
 import pytest
 
 import replicate
+from replicate.report import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Text left from a template; split so that this file does not hold it.
+PLACEHOLDERS = ("example" + ".org", "replace" + "-with")
+
+
+def _cffconvert(*args: str) -> subprocess.CompletedProcess:
+    cffconvert = shutil.which("cffconvert") or str(Path(sys.executable).parent / "cffconvert")
+    return subprocess.run([cffconvert, "-i", str(ROOT / "CITATION.cff"), *args], capture_output=True, text=True)
 
 
 def test_citation_cff_validates():
-    cffconvert = shutil.which("cffconvert") or str(Path(sys.executable).parent / "cffconvert")
-    result = subprocess.run([cffconvert, "--validate", "-i", str(ROOT / "CITATION.cff")], capture_output=True,
-                            text=True)
+    result = _cffconvert("--validate")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zenodo_json_is_the_citation_converted():
+    """.zenodo.json is ``cffconvert -i CITATION.cff -f zenodo -o .zenodo.json``, so an archive gets the same
+    metadata."""
+    result = _cffconvert("-f", "zenodo")
+    assert result.returncode == 0, result.stderr
+    converted, committed = json.loads(result.stdout), json.loads((ROOT / ".zenodo.json").read_text())
+    assert committed == converted, "run: cffconvert -i CITATION.cff -f zenodo -o .zenodo.json"
+    assert {"title", "creators", "version", "license", "publication_date"} <= set(committed)
+
+
+def test_report_bibtex_says_what_the_citation_says():
+    zenodo = json.loads((ROOT / ".zenodo.json").read_text())
+    fields = dict(re.findall(r"^  (\w+) *= \{(.*)\},$", reproduce.bibtex(), re.M))
+    assert fields["title"] == zenodo["title"] == reproduce.CITATION["title"]
+    assert fields["author"] == " and ".join(f"{{{c['name']}}}" for c in zenodo["creators"])
+    assert fields["version"] == zenodo["version"] == replicate.__version__
+    assert fields["license"] == zenodo["license"]["id"] == reproduce.CITATION["license"]
+    assert fields["year"] == zenodo["publication_date"][:4]
+    assert zenodo["publication_date"] == reproduce.CITATION["date_released"]
+
+
+def test_no_placeholder_is_left_anywhere():
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    for name in listed.stdout.splitlines():
+        path = ROOT / name
+        text = path.read_text(encoding="utf-8", errors="ignore") if path.is_file() else ""
+        assert not [p for p in PLACEHOLDERS if p in text.lower()], f"{name} holds a placeholder"
 
 
 def test_citation_version_is_the_package_version():

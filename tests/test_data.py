@@ -183,6 +183,18 @@ def test_add_noise_is_the_tutorials_formula():
     np.testing.assert_array_equal(noisy, data.add_noise(x, 0.5, seed=7))
 
 
+def test_cli_lists_a_missing_optional_dataset_as_a_note(sandbox, capsys, monkeypatch):
+    """Without MNIST (offline, no local copy) 'replicate data' succeeds and says so in one plain line."""
+    import keras
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: 1 / 0)  # stands for "offline"
+    monkeypatch.setattr(data, "DATASETS", ("mnist", "synthetic"))
+    assert cli.main(["data"]) == 0
+    out, err = capsys.readouterr()
+    assert "mnist          not available here (optional); 'replicate data --dataset mnist' says how" in out
+    assert err == ""
+
+
 def test_cli_errors_exit_2(sandbox, capsys, monkeypatch):
     import keras
 

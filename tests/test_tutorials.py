@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from replicate import config, fileio, losses, models, train
+from tests.noise import noise
 from tests.runs import TINY, synthetic_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,8 @@ CASES = {
 def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     # The script's folder comes first on its sys.path; PYTHONPATH makes it import this checkout's package.
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path, **(env or {})}
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = {**inherited, "PYTHONPATH": path, **(env or {})}
     return subprocess.run([sys.executable, str(TUTORIALS / script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -72,6 +74,7 @@ def test_quick_mode_runs_end_to_end(script, tmp_path):
     extra, expected, files = CASES[script]
     done = _run(script, "--quick", "--out", str(tmp_path), *extra)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert not noise(done.stdout + done.stderr), f"{script} printed a library's log or an error:\n{done.stderr}"
     assert "QUICK MODE" in done.stdout
     assert "The full run (no --quick)" in done.stdout
     for text in expected:

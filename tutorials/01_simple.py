@@ -17,10 +17,10 @@ read from the logits, and the bookkeeping of the run: seeded weights and batch o
 checkpoint after every epoch, the run's files, and the post's numbers beside ours.
 """
 
+import common  # first: it keeps TensorFlow's start-up log quiet before Keras loads it
 import keras
 from keras import layers
 
-import common
 from replicate import losses, models, tutorial_plots
 
 """

@@ -14,10 +14,10 @@ Expected result: the post reports "a train loss of 0.11 and test loss of 0.10", 
 ## Setup
 """
 
+import common  # first: it keeps TensorFlow's start-up log quiet before Keras loads it
 import keras
 from keras import layers, regularizers
 
-import common
 from replicate import losses, models, tutorial_plots
 
 #: The post's code means: this model's and the simple model's, over the 10,000 MNIST test images.

@@ -12,10 +12,10 @@ Expected result: the current post reports "a train and validation loss of ~0.08"
 ## Setup
 """
 
+import common  # first: it keeps TensorFlow's start-up log quiet before Keras loads it
 import keras
 from keras import layers
 
-import common
 from replicate import losses, models, tutorial_plots
 
 """

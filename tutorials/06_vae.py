@@ -15,11 +15,11 @@ Expected result: the post reports no loss value. It shows the test set's codes i
 ## Setup
 """
 
+import common  # first: it keeps TensorFlow's start-up log quiet before Keras loads it
 import keras
 import numpy as np
 from keras import layers
 
-import common
 from replicate import losses, models, tutorial_plots
 
 """

@@ -5,7 +5,7 @@ reconstructions) with a Jinja2 template and matplotlib figures.
 when it is absent), turns it into a template context and renders ``templates/report.html.j2`` with autoescaping
 on. One module per section formats what ``analysis`` judged: ``answer``, ``mechanism`` (with the worked example),
 ``tested`` (the mechanism's ablations), ``evidence``, ``gallery``, ``replication``, ``alternatives``, ``limitations`` and ``reproduce``; ``format`` is
-the one number formatter and ``view`` indexes ``results.json``. Figures are embedded as ``data:`` URIs and the
+the one number formatter and ``view`` indexes ``results.json``; ``summary`` writes the README's results table. Figures are embedded as ``data:`` URIs and the
 stylesheet is inlined, so the file opens from disk and loads nothing from the network.
 
 It makes no judgement, computes no statistic and imports no deep-learning backend.
@@ -53,7 +53,7 @@ def write_report(sweep_dir, out=None) -> Path:
         from replicate import analysis
 
         analysis.evaluate_sweep(sweep)
-    html = render(_read_results(results_path), sweep)
+    html = render(read_results(results_path), sweep)
     return write_text(Path(out) if out is not None else sweep / "report.html", html)
 
 
@@ -64,7 +64,7 @@ _REQUIRED = ("sweep", "methods", "runs", "screened", "missing", "aggregates", "c
              "gallery")
 
 
-def _read_results(path: Path) -> dict:
+def read_results(path: Path) -> dict:
     """``results.json``, checked to be the schema this report reads; a ValueError names the file otherwise."""
     import json
 

@@ -1,9 +1,14 @@
 """The report's last section: how the sweep was made (command, versions, device, commit, data) and how to cite it."""
 from __future__ import annotations
 
-from importlib import metadata
-
+from replicate import __version__
 from replicate.report.view import Results
+
+#: The software's citation as ``CITATION.cff`` (and ``.zenodo.json``, converted from it) gives it; the version is the
+#: installed package's. tests/test_citation.py keeps the three in step.
+CITATION = {"title": "replicate: the Keras autoencoder tutorial under binary cross-entropy and alternative losses, "
+                     "with measured midtone evidence",
+            "authors": ("replicate contributors",), "license": "MIT", "date_released": "2026-11-24"}
 
 
 def reproduce(s: Results) -> dict:
@@ -36,24 +41,18 @@ def reproduce(s: Results) -> dict:
              "start_time", "finished", "end_time"}
     rows += [(k, str(v)) for k, v in p.items() if k not in known]
     return {"command": p.get("command") or "not recorded", "rows": [{"key": k, "value": v} for k, v in rows],
-            "bibtex": _bibtex(s), "citation": "CITATION.cff"}
+            "bibtex": bibtex(), "citation": "CITATION.cff"}
 
 
-def _bibtex(s: Results) -> str:
-    try:
-        md = metadata.metadata("replicate")
-        name, version, summary = md["Name"], md["Version"], md.get("Summary") or ""
-    except metadata.PackageNotFoundError:
-        name, version, summary = "replicate", "unknown", ""
-    author = "replicate contributors"
-    date = str(s.provenance.get("started") or s.provenance.get("start_time") or s.provenance.get("finished")
-               or s.provenance.get("end_time") or "")
-    year = date[:4] if date[:4].isdigit() else "n.d."
-    title = f"{name}: {summary.rstrip('.')}" if summary else name
-    lines = [f"@software{{{name}{year if year.isdigit() else ''},",
-             f"  title   = {{{title}}},",
-             f"  author  = {{{{{author}}}}},",
-             f"  version = {{{version}}},",
+def bibtex() -> str:
+    """The software's BibTeX entry (biblatex ``@software``), from :data:`CITATION`."""
+    year = CITATION["date_released"][:4]
+    authors = " and ".join(f"{{{a}}}" for a in CITATION["authors"])  # braced: a collective name, not "Last, First"
+    lines = [f"@software{{replicate{year},",
+             f"  title   = {{{CITATION['title']}}},",
+             f"  author  = {{{authors}}},",
+             f"  version = {{{__version__}}},",
+             f"  license = {{{CITATION['license']}}},",
              f"  year    = {{{year}}},",
              "  note    = {See CITATION.cff in the repository root},",
              "}"]
