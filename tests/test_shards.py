@@ -1,6 +1,6 @@
 """A sweep trained as shards: started by hand at the same time into one folder, then merged by `replicate
 evaluate`, gives the unsharded sweep's judgements; a second process on a shard, or a shard with other settings, is
-refused."""
+refused. The executors that start the shards as jobs are tested in test_cluster.py."""
 import json
 import os
 import socket
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from replicate import cli, config, fileio, sweep
+from replicate.lock import SweepLock
 from tests.small_sweep import SMALL, judged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,8 @@ def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsh
     assert not (out / ".locks").exists() and not (out / "results.json").exists()
     assert cli.main(["evaluate", str(out)]) == 0
     assert judged(out) == judged(unsharded)
-    assert [s["shard"] for s in fileio.read_json(out / "results.json")["sweep"]["provenance"]["shards"]] == ["1/2", "2/2"]
+    merged = fileio.read_json(out / "results.json")["sweep"]["provenance"]
+    assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "2/2"]
     capsys.readouterr()
 
     assert cli.main([*SMALL, "--epochs", "9", "--out", str(out), "--shard", "1/2"]) == 2  # other settings
@@ -56,3 +58,18 @@ def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsh
     err = capsys.readouterr().err
     assert f"is being written by process {os.getpid()} on host {socket.gethostname()}" in err and "shard 2/2" in err
 
+
+def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, monkeypatch):
+    """A requeued Slurm job may start on another node; the lock of its earlier run is then not a live writer."""
+    locks = tmp_path / ".locks"
+    locks.mkdir()
+    earlier = {"host": "node-elsewhere", "pid": 1, "started": "then", "shard": "1/2", "slurm_job": "4242"}
+    (locks / "shard-1-of-2.json").write_text(json.dumps(earlier))
+    monkeypatch.setenv("SLURM_JOB_ID", "4243")  # another job: the holder on another host counts as alive
+    with pytest.raises(ValueError, match="node-elsewhere"):
+        SweepLock(tmp_path, 1, 2, log=lambda line: None).__enter__()
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    notes = []
+    with SweepLock(tmp_path, 1, 2, log=notes.append) as lock:
+        assert fileio.read_json(lock.path)["slurm_job"] == "4242"
+    assert len(notes) == 1 and "removed a stale lock of process 1 on host node-elsewhere" in notes[0]
