@@ -29,7 +29,7 @@ REQUEUES = 5
 #: submitit's folder (job scripts, pickled jobs, logs) inside the sweep folder.
 LOGS = ".submitit"
 #: How long a Slurm task may be missing from ``squeue`` without a result before it counts as ended (seconds).
-GONE_AFTER_S = 60
+GONE_AFTER_S = 90
 
 
 class ClusterError(ValueError):
@@ -196,7 +196,10 @@ def wait(jobs: list, log: Callable[[str], None] = print, warn: Callable[[str], N
          poll_s: float = 2.0) -> list[str]:
     """Wait until every shard's job has ended, with a line as each one does (``log`` when it finished, ``warn``
     when not); return the lines of the shards that did not finish (their error and log), empty when all did.
-    Interrupted, it stops local jobs (Slurm's go on)."""
+    Interrupted, it stops local jobs (Slurm's go on).
+
+    A Slurm job has ended when its result is written or ``squeue`` has not listed it for a minute: this needs no
+    accounting database (``sacct``), which small clusters often lack."""
     import submitit
 
     count = len(jobs)
@@ -207,7 +210,9 @@ def wait(jobs: list, log: Callable[[str], None] = print, warn: Callable[[str], N
         while pending:
             queued = _queued(pending.values()) if isinstance(jobs[0], submitit.SlurmJob) else None
             for index, job in list(pending.items()):
-                if job.done():
+                if queued is None or job.paths.result_pickle.exists():
+                    if not job.done():
+                        continue
                     error = job.exception()
                     if error is None:
                         counts = job.result()
@@ -217,16 +222,15 @@ def wait(jobs: list, log: Callable[[str], None] = print, warn: Callable[[str], N
                         problems.append(f"shard {index}/{count} (job {job.job_id}) did not finish: "
                                         f"{_reason(error)} (log: {job.paths.stderr})")
                         warn(problems[-1])
-                elif queued is not None and job.job_id not in queued:
-                    # Without accounting (sacct) submitit cannot tell that a task ended without a result; squeue can.
-                    if time.time() - gone_since.setdefault(index, time.time()) < GONE_AFTER_S:
-                        continue
+                elif job.job_id in queued:
+                    gone_since.pop(index, None)
+                    continue
+                elif time.time() - gone_since.setdefault(index, time.time()) < GONE_AFTER_S:
+                    continue  # a result may take a moment to show on a shared file system
+                else:
                     problems.append(f"shard {index}/{count} (job {job.job_id}) left the queue without a result "
                                     f"(cancelled, or killed by Slurm?); see {job.paths.stderr}")
                     warn(problems[-1])
-                else:
-                    gone_since.pop(index, None)
-                    continue
                 del pending[index]
             if pending:
                 time.sleep(poll_s)
@@ -239,7 +243,8 @@ def wait(jobs: list, log: Callable[[str], None] = print, warn: Callable[[str], N
 
 
 def _queued(jobs) -> set[str] | None:
-    """The ids of the Slurm array tasks still queued or running (``squeue``), or None when it cannot tell."""
+    """The ids of the Slurm array tasks still queued or running (``squeue``), or None when it cannot tell (then
+    submitit asks ``sacct``)."""
     arrays = sorted({job.job_id.split("_")[0] for job in jobs})
     if shutil.which("squeue") is None:
         return None
