@@ -1,8 +1,8 @@
 """Command line: ``replicate data | list | run | evaluate | report | compare | summary``. A thin caller of the library.
 
-Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do);
-100 + n when n runs of a sweep failed or were screened out (collapsed, diverged); 130 when interrupted (finished
-epochs and runs are kept).
+Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do); 3 when shards
+run as jobs did not finish (each one's error and log are named); 100 + n when n runs of a sweep failed or were
+screened out (collapsed, diverged); 130 when interrupted (finished epochs and runs are kept).
 """
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import sys
 from pathlib import Path
 
 from replicate import __version__
+from replicate.cluster import REQUEUES, Resources
 from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFILES, TRAINED_LOSSES
 
 EXIT_USAGE = 2
+EXIT_UNFINISHED = 3
 EXIT_FAILED_RUNS = 100
+#: Flags of ``replicate run`` that only make sense with ``--executor`` (and those only for Slurm).
+EXECUTOR_FLAGS = ("shards", "time_limit", "gpus_per_task", "no_wait")
+SLURM_FLAGS = ("slurm_partition", "cpus_per_task", "mem_gb", "array_parallelism")
 
 
 class UsageError(Exception):
@@ -81,6 +86,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", type=_shard, metavar="I/N",
                    help="train only shard I of N of the sweep (units of work split evenly; see the README)")
     r.add_argument("--no-report", action="store_true", help="stop after training (no results, no report; see `replicate evaluate`)")
+    x = r.add_argument_group("running the shards as jobs (needs submitit: pip install 'replicate[slurm]')")
+    x.add_argument("--executor", choices=("local", "slurm"),
+                   help="train --shards N shards as jobs: local processes, or one Slurm job array; then merge")
+    x.add_argument("--shards", type=int, metavar="N", help="how many shards (jobs) to split the sweep into")
+    x.add_argument("--time-limit", type=int, metavar="MIN",
+                   help=f"minutes per job; a job that reaches it is requeued and resumes, up to {REQUEUES} times "
+                        f"(default: {Resources.time_limit})")
+    x.add_argument("--gpus-per-task", type=int, metavar="G", help="GPUs per job (default: 0)")
+    x.add_argument("--slurm-partition", metavar="NAME", help="Slurm partition (required with --executor slurm)")
+    x.add_argument("--cpus-per-task", type=int, metavar="C",
+                   help=f"Slurm: CPUs per job (default: {Resources.cpus_per_task})")
+    x.add_argument("--mem-gb", type=int, metavar="GB", help="Slurm: memory per job (default: the partition's)")
+    x.add_argument("--array-parallelism", type=int, metavar="K",
+                   help="Slurm: at most K jobs of the array at once (default: all)")
+    x.add_argument("--no-wait", action="store_true",
+                   help="submit and return with the job id(s) and the command that merges the shards later")
     r.set_defaults(func=_cmd_run)
 
     e = sub.add_parser("evaluate", help="compute results.json / results.csv of a sweep without retraining")
@@ -166,6 +187,7 @@ def _cmd_run(args) -> int:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
     if args.seed is not None and (min(args.seed) < 0 or len(set(args.seed)) != len(args.seed)):
         raise UsageError(f"--seed takes distinct non-negative integers, got {args.seed}")
+    _check_executor_flags(args)
     seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
     dataset = args.dataset
     if dataset is None and args.profile in ("replication", "tutorial"):
@@ -178,6 +200,8 @@ def _cmd_run(args) -> int:
         test_limit=args.test_limit, backend=args.backend, mixed_precision=args.mixed_precision or None,
         endpoint=args.endpoint, margin=args.margin)
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")
+    if args.executor:
+        return _run_as_jobs(args, sweep, out)
     from replicate import sweep as sweeps
 
     shard = args.shard or (1, 1)
@@ -186,7 +210,62 @@ def _cmd_run(args) -> int:
     if shard != (1, 1):
         print(f"shard {shard[0]}/{shard[1]} finished; when every shard has, run 'replicate evaluate {out}' and "
               f"'replicate report {out}' (or this command without --shard) for the results.")
-    elif not args.no_report and counts["usable"]:
+    return _finish(out, counts, report=shard == (1, 1) and not args.no_report)
+
+
+def _check_executor_flags(args) -> None:
+    """Refuse flags that belong to --executor (or to Slurm) without it, and --shard beside it."""
+    given = lambda flag: getattr(args, flag) not in (None, False)  # noqa: E731
+    if not args.executor:
+        stray = [f for f in (*EXECUTOR_FLAGS, *SLURM_FLAGS) if given(f)]
+        if stray:
+            raise UsageError(f"--{stray[0].replace('_', '-')} needs --executor local or --executor slurm (to train "
+                             "one shard by hand, pass --shard I/N)")
+        return
+    if args.shard:
+        raise UsageError("--shard I/N trains one shard here; --executor runs all of them as jobs. Pass one of the two.")
+    if args.shards is None:
+        raise UsageError(f"--executor {args.executor} needs --shards N, the number of jobs to split the sweep into")
+    if args.shards < 1:
+        raise UsageError(f"--shards must be a positive integer, got {args.shards}")
+    if args.executor == "local" and any(given(f) for f in SLURM_FLAGS):
+        flag = next(f for f in SLURM_FLAGS if given(f))
+        raise UsageError(f"--{flag.replace('_', '-')} is a Slurm setting; --executor local starts every shard at "
+                         "once on this machine")
+
+
+def _run_as_jobs(args, sweep, out: Path) -> int:
+    """Submit the shards as jobs, then (unless --no-wait) wait for them and merge their runs."""
+    from replicate import cluster
+    from replicate import sweep as sweeps
+
+    asked = dict(time_limit=args.time_limit, gpus_per_task=args.gpus_per_task, partition=args.slurm_partition,
+                 cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb, array_parallelism=args.array_parallelism)
+    resources = cluster.Resources(**{k: v for k, v in asked.items() if v is not None})
+    jobs = cluster.submit(args.executor, sweep, out, args.shards, resources, data_dir=args.data_dir,
+                          fuse=not args.one_by_one, discard_changed=args.discard_changed, argv=args.argv)
+    print(cluster.describe(args.executor, jobs, out, resources), flush=True)
+    if args.no_wait:
+        watch = f"squeue -j {cluster.job_ids(args.executor, jobs)}" if args.executor == "slurm" else \
+            f"ps -p {','.join(job.job_id for job in jobs)}"
+        print(f"not waiting; watch them with '{watch}'. When they have finished, merge their runs with: "
+              f"{cluster.merge_command(out)}")
+        return 0
+    try:
+        problems = cluster.wait(jobs)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted while waiting: {cluster.interrupted_note(args.executor, jobs, out)}", file=sys.stderr)
+        return 130
+    if problems:
+        print(f"{len(problems)} of {len(jobs)} shard(s) did not finish, so the runs were not merged. Finished runs "
+              "and epochs are kept: run the same command again to resume them.", file=sys.stderr)
+        return EXIT_UNFINISHED
+    return _finish(out, sweeps.tally(out, sweep.runs()), report=not args.no_report)
+
+
+def _finish(out: Path, counts: dict[str, int], *, report: bool) -> int:
+    """Evaluate and report (when asked and something is usable), print the runs' summary, return the exit status."""
+    if report and counts["usable"]:
         _evaluate_and_report(out)
     bad = counts["failed"] + counts["screened"]
     print(f"{counts['runs']} runs: {counts['usable']} usable, {counts['failed']} failed, {counts['screened']} "

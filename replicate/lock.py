@@ -1,7 +1,8 @@
 """Locks on a sweep folder: while a process writes to a folder it holds a lock file naming its host, process id and
 start time, so a second writer is refused with a message that says who holds it. A lock left by a process that
-is no longer running on this host is stale and taken over, saying so. Shards of one sweep (``i/n``) lock
-separately and may write to the same folder at once; any other overlap is refused."""
+is no longer running on this host, or by an earlier run of the same Slurm job (requeued, perhaps onto another
+node), is stale and taken over, saying so. Shards of one sweep (``i/n``) lock separately and may write to the
+same folder at once; any other overlap is refused."""
 from __future__ import annotations
 
 import json
@@ -31,6 +32,8 @@ class SweepLock:
         self.dir.mkdir(parents=True, exist_ok=True)
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
+        if os.environ.get("SLURM_JOB_ID"):
+            me["slurm_job"] = os.environ["SLURM_JOB_ID"]
         for _ in range(3):
             if self._create(me):
                 break
@@ -88,9 +91,12 @@ def _read(path: Path) -> dict:
 
 
 def _alive(holder: dict) -> bool:
-    """Whether the lock's process still runs (on another host it is assumed to)."""
+    """Whether the lock's process still runs (on another host it is assumed to, unless it was an earlier run of this
+    very Slurm job: Slurm runs one instance of a job at a time)."""
     if not holder:
         return False
+    if holder.get("slurm_job") and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID"):
+        return holder.get("host") == socket.gethostname() and holder.get("pid") == os.getpid()
     if holder.get("host") != socket.gethostname():
         return True
     try:

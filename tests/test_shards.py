@@ -1,0 +1,75 @@
+"""A sweep trained as shards: started by hand at the same time into one folder, then merged by `replicate
+evaluate`, gives the unsharded sweep's judgements; a second process on a shard, or a shard with other settings, is
+refused. The executors that start the shards as jobs are tested in test_cluster.py."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replicate import cli, config, fileio, sweep
+from replicate.lock import SweepLock
+from tests.small_sweep import SMALL, judged
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shards_split_the_units_of_work_evenly_and_keep_side_by_side_losses_together():
+    runs = config.override(config.profile("quick"), seeds=(0, 1)).runs()
+    units = sweep.units_of_work(runs, fuse=True)
+    shards = [sweep.shard_units(units, i, 3) for i in (1, 2, 3)]
+    sizes = [len(shard) for shard in shards]
+    assert max(sizes) - min(sizes) <= 1
+    paths = lambda units: sorted(tuple(c.path for c in unit) for unit in units)  # noqa: E731
+    assert paths(u for shard in shards for u in shard) == paths(units)  # every unit once, whole
+    assert shards == [sweep.shard_units(sweep.units_of_work(runs, fuse=True), i, 3) for i in (1, 2, 3)]
+    assert sweep.shard_units(units, 1, 1) == units
+    with pytest.raises(ValueError, match="1 <= i <= n"):
+        sweep.shard_units(units, 3, 2)
+
+
+def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsharded, capsys):
+    out = tmp_path / "sweep"
+    started = [subprocess.Popen([sys.executable, "-m", "replicate", *SMALL, "--out", str(out), "--shard", f"{i}/2"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    logs = [proc.communicate(timeout=600) for proc in started]
+    for proc, (stdout, stderr) in zip(started, logs):
+        assert proc.returncode == 0, stderr[-2000:]
+    assert "(shard 1/2: 3 of 4)" in logs[0][0] and "(shard 2/2: 1 of 4)" in logs[1][0]
+    assert f"run 'replicate evaluate {out}'" in logs[0][0]
+    assert sorted(p.name for p in out.glob("provenance*.json")) == ["provenance-shard-1-of-2.json",
+                                                                    "provenance-shard-2-of-2.json"]
+    assert not (out / ".locks").exists() and not (out / "results.json").exists()
+    assert cli.main(["evaluate", str(out)]) == 0
+    assert judged(out) == judged(unsharded)
+    merged = fileio.read_json(out / "results.json")["sweep"]["provenance"]
+    assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "2/2"]
+    capsys.readouterr()
+
+    assert cli.main([*SMALL, "--epochs", "9", "--out", str(out), "--shard", "1/2"]) == 2  # other settings
+    assert "holds a sweep made with other settings (epochs differ)" in capsys.readouterr().err
+    lock = out / ".locks" / "shard-2-of-2.json"  # shard 2/2 held by a live process: a second one is refused
+    lock.parent.mkdir()
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": "now", "shard": "2/2"}))
+    assert cli.main([*SMALL, "--out", str(out), "--shard", "2/2"]) == 2
+    err = capsys.readouterr().err
+    assert f"is being written by process {os.getpid()} on host {socket.gethostname()}" in err and "shard 2/2" in err
+
+
+def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, monkeypatch):
+    """A requeued Slurm job may start on another node; the lock of its earlier run is then not a live writer."""
+    locks = tmp_path / ".locks"
+    locks.mkdir()
+    earlier = {"host": "node-elsewhere", "pid": 1, "started": "then", "shard": "1/2", "slurm_job": "4242"}
+    (locks / "shard-1-of-2.json").write_text(json.dumps(earlier))
+    monkeypatch.setenv("SLURM_JOB_ID", "4243")  # another job: the holder on another host counts as alive
+    with pytest.raises(ValueError, match="node-elsewhere"):
+        SweepLock(tmp_path, 1, 2, log=lambda line: None).__enter__()
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    notes = []
+    with SweepLock(tmp_path, 1, 2, log=notes.append) as lock:
+        assert fileio.read_json(lock.path)["slurm_job"] == "4242"
+    assert len(notes) == 1 and "removed a stale lock of process 1 on host node-elsewhere" in notes[0]
