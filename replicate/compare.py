@@ -1,7 +1,8 @@
 """Compare two ``results.json`` files within stated tolerances: does a regenerated report match the reference?
 
 Training on another machine, backend, library version or thread count changes float rounding, so numbers are
-compared with absolute tolerances per metric (below), and the verdicts must agree exactly. Two files with nothing in
+compared with absolute tolerances per metric (below); the pre-registered endpoint and margin, each group's usable
+seeds, the verdicts and the answer must agree exactly. Two files with nothing in
 common, or a number present in one and missing or not finite in the other, never "match". No Keras import.
 """
 from __future__ import annotations
@@ -40,9 +41,15 @@ def compare(a: dict, b: dict) -> list[str]:
     groups_a, groups_b = _aggregates_by_key(a), _aggregates_by_key(b)
     common = sorted(groups_a.keys() & groups_b.keys())
     out = [] if common else ["the two results have no (dataset, model, loss) group in common"]
+    for field in ("endpoint", "margin"):  # verdicts on different pre-registered tests cannot match
+        fa, fb = (((r.get("sweep") or {}).get("config") or {}).get(field) for r in (a, b))
+        if fa != fb:
+            out.append(f"pre-registered {field} differs: {fa!r} vs {fb!r}")
     for key in sorted(groups_a.keys() ^ groups_b.keys()):
         out.append(f"{'/'.join(key)}: only in {'first' if key in groups_a else 'second'}")
     for key in common:
+        if groups_a[key].get("seeds") != groups_b[key].get("seeds"):
+            out.append(f"{'/'.join(key)} usable seeds: {groups_a[key].get('seeds')} vs {groups_b[key].get('seeds')}")
         for section in ("metrics", "final"):
             ma, mb = groups_a[key].get(section) or {}, groups_b[key].get(section) or {}
             for metric in sorted(ma.keys() | mb.keys()):
@@ -61,6 +68,9 @@ def compare(a: dict, b: dict) -> list[str]:
             if verdicts_a[key].get(field) != verdicts_b[key].get(field):
                 out.append(f"{'/'.join(key)} verdict {field}: {verdicts_a[key].get(field)!r} vs "
                            f"{verdicts_b[key].get(field)!r}")
+    answers = [(r.get("answer") or {}).get("word") for r in (a, b)]
+    if answers[0] != answers[1]:
+        out.append(f"answer: {answers[0]!r} vs {answers[1]!r}")
     return out
 
 

@@ -26,8 +26,8 @@ def write_fake_sweep(root, *, dataset: str = "fashion_mnist", models=("simple",)
 
     ``failed``, ``missing`` and ``constant`` hold ``(model, loss, seed)`` triples: a failed run has a
     ``status.json`` saying so and no reconstructions; a missing one is listed as pending and has no folder at all;
-    a constant one finished with a constant output of 0.004 (a collapsed run). ``final_val_loss`` is keyed by
-    loss or by ``model/loss``; ``config_extra`` adds to the sweep config (an endpoint or a margin, say).
+    a constant one finished with a constant output of 0.004 (a collapsed run). ``midtone_pull`` and
+    ``final_val_loss`` are keyed by loss or by ``model/loss``; ``config_extra`` adds to the sweep config (an endpoint or a margin, say).
     """
     root = Path(root)
     pull = {**DEFAULT_PULL, **(midtone_pull or {})}
@@ -56,7 +56,8 @@ def write_fake_sweep(root, *, dataset: str = "fashion_mnist", models=("simple",)
                                                      "wall_s": 0.5, "device": "cpu"})
                     continue
                 rng = np.random.default_rng([seed, zlib.crc32(f"{model}/{loss}".encode())])
-                recon = _reconstruct(target, pull.get(loss, 0.3) * (1 + 0.05 * rng.normal()), rng)
+                share = pull.get(f"{model}/{loss}", pull.get(loss, 0.3))
+                recon = _reconstruct(target, share * (1 + 0.05 * rng.normal()), rng)
                 if key in constant:
                     recon = np.full_like(recon, 0.004)
                 write_npz(run / "reconstructions.npz", recon=recon.astype(np.float16))

@@ -80,6 +80,15 @@ def test_holm_and_tost_match_their_worked_examples():
         analysis.tost([1, 2], 0)
 
 
+def test_non_finite_values_give_no_statistic():
+    """A NaN p-value is left out of Holm's family (it does not reorder the others); an infinite difference gives
+    no interval, p-value or equivalence test rather than a confident one."""
+    assert analysis.holm([0.04, float("nan"), 0.01, 0.03]) == pytest.approx([0.06, None, 0.03, 0.06])
+    inf = analysis.paired_test([math.inf, 1.0, 2.0])
+    assert inf["mean"] is None and inf["ci95"] is None and inf["p_value"] is None and not inf["excludes_zero"]
+    assert analysis.tost([math.inf, 1.0, 2.0], 0.5)["p_value"] is None
+
+
 def test_schema_and_strict_json(default_sweep):
     _, path = default_sweep
     r = _results(path)
@@ -174,13 +183,18 @@ def test_a_collapsed_run_is_screened_out_listed_and_shown_in_a_sensitivity_note(
 
 
 def test_screening_thresholds():
-    """Near-constant output and no-better-than-a-constant are caught; a good reconstruction, or noise, is not."""
+    """Near-constant output, and output no better than the targets' mean image (which ignores the input), are
+    caught; a good reconstruction is not."""
     rng = np.random.default_rng(0)
-    a = rng.random((20, 28, 28))
+    a = np.clip(rng.random((1, 28, 28)) + rng.normal(0, 0.3, (20, 28, 28)), 0, 1)  # images that share a mean
     assert analysis.screen(a + rng.normal(0, 0.05, a.shape), a)["verdict"] == "usable"
     assert analysis.screen(np.full_like(a, 0.004), a)["verdict"] == "collapsed"
     assert analysis.screen(np.full_like(a, a.mean()), a)["verdict"] == "collapsed"  # constant at the best value
-    assert analysis.screen(rng.random(a.shape), a)["verdict"] == "collapsed"  # unrelated: MSE twice the constant's
+    assert analysis.screen(rng.random(a.shape), a)["verdict"] == "collapsed"  # unrelated to the input
+    mean_image = np.broadcast_to(a.mean(axis=0), a.shape)  # varied pixels, but the same output for every input
+    assert analysis.screen(mean_image, a)["verdict"] == "collapsed"
+    assert analysis.screen(mean_image, a)["mse_to_constant"] == pytest.approx(1.0)
+    assert analysis.screen(mean_image, a)["output_std_ratio"] > 0.5
     assert analysis.screen(np.full_like(a, np.nan), a)["verdict"] == "diverged"
 
 
@@ -261,18 +275,57 @@ def test_theory_checks_per_extreme_group_and_no_prediction_for_mae(default_sweep
     assert mse_open["expect"] == "smaller ratio than BCE"
 
 
-def test_factorial_effects_are_the_stated_contrasts(tmp_path):
-    """With the four factorial losses: weighting = ((BCE - BCE.w_MSE) + (MSE.w_BCE - MSE)) / 2 per seed, then a mean."""
+@pytest.mark.parametrize("cause,pull", [
+    ("the weighting accounts for the gap", {"bce": 0.5, "mse_bce_weight": 0.5, "mse": 0.2, "bce_mse_weight": 0.2}),
+    ("the gradient shape accounts for the gap", {"bce": 0.5, "bce_mse_weight": 0.5, "mse": 0.2, "mse_bce_weight": 0.2}),
+])
+def test_factorial_effects_are_the_stated_contrasts(tmp_path, cause, pull):
+    """weighting = ((BCE - BCE.w_MSE) + (MSE.w_BCE - MSE)) / 2 and saturation = ((BCE - MSE.w_BCE) + (BCE.w_MSE -
+    MSE)) / 2 per seed, so the gap is their sum; a gap made by either factor alone is credited to that factor."""
     losses = ("bce", "mse", "mse_bce_weight", "bce_mse_weight")
-    pull = {"bce": 0.5, "mse": 0.2, "mse_bce_weight": 0.5, "bce_mse_weight": 0.2}
     root = write_fake_sweep(tmp_path, losses=losses, midtone_pull=pull, seeds=(0, 1, 2, 3))
     r = _results(analysis.evaluate_sweep(root))
     (f,) = r["mechanism"]["factorial"]
     by = {(x["loss"], x["seed"]): x["metrics"]["rmse_midtone"] for x in r["runs"]}
-    want = np.mean([((by["bce", s] - by["bce_mse_weight", s]) + (by["mse_bce_weight", s] - by["mse", s])) / 2
-                    for s in range(4)])
-    assert f["effects"]["rmse_midtone"]["weighting"]["mean"] == pytest.approx(want)
-    assert f["conclusion"]["key"] == "the weighting accounts for the gap"
+    weighting = [((by["bce", s] - by["bce_mse_weight", s]) + (by["mse_bce_weight", s] - by["mse", s])) / 2
+                 for s in range(4)]
+    saturation = [((by["bce", s] - by["mse_bce_weight", s]) + (by["bce_mse_weight", s] - by["mse", s])) / 2
+                  for s in range(4)]
+    effects = f["effects"]["rmse_midtone"]
+    assert effects["weighting"]["mean"] == pytest.approx(np.mean(weighting))
+    assert effects["saturation"]["mean"] == pytest.approx(np.mean(saturation))
+    assert effects["gap"]["mean"] == pytest.approx(effects["weighting"]["mean"] + effects["saturation"]["mean"])
+    assert effects["gap"]["excludes_zero"]
+    assert f["conclusion"]["key"] == cause
+
+
+def test_capacity_variants_inform_the_mechanism_not_the_answer(tmp_path):
+    """The code-size variants get no verdict (the answer rests on the post's models); the capacity table has each
+    code size once (the post's simple, also code 32, is not counted twice) and a slope over log2(code size)."""
+    models = ("simple", "simple_8", "simple_32", "simple_256")
+    pull = {"simple_8/bce": 0.7, "simple_32/bce": 0.5, "simple_256/bce": 0.3}
+    root = write_fake_sweep(tmp_path, models=models, midtone_pull=pull, seeds=(0, 1, 2, 3))
+    r = _results(analysis.evaluate_sweep(root))
+    assert [v["model"] for v in r["verdicts"]] == ["simple"]
+    rows = r["mechanism"]["capacity"]["rows"]
+    assert [row["code_size"] for row in rows] == [8, 32, 256] and all(row["gap"]["n"] == 4 for row in rows)
+    assert r["mechanism"]["capacity"]["trend"]["n"] == 12 and r["mechanism"]["capacity"]["trend"]["slope"] < 0
+
+
+def test_the_answer_names_the_models_without_a_verdict(tmp_path):
+    root = write_fake_sweep(tmp_path, models=("simple", "deep"), failed=[("deep", "mse", s) for s in (0, 1, 2)])
+    answer = _results(analysis.evaluate_sweep(root))["answer"]
+    assert answer["word"] == "yes" and answer["rated"] == 1
+    assert answer["unrated"] == [["fashion_mnist", "deep", "not available"]]
+
+
+def test_an_equivalent_model_that_also_differs_says_so(tmp_path):
+    """A small, consistent BCE deficit: inside a wide margin (TOST) and also significant (paired t)."""
+    root = write_fake_sweep(tmp_path, midtone_pull={"bce": 0.25, "mse": 0.2}, seeds=tuple(range(6)),
+                            config_extra={"margin": 0.5})
+    (v,) = _results(analysis.evaluate_sweep(root))["verdicts"]
+    assert v["status"] == "equivalent" and v["p_holm"] < 0.05
+    assert v["difference_within_margin"] == "worse"
 
 
 def test_theory_section_sits_beside_measured_curves(default_sweep):
@@ -347,6 +400,30 @@ def test_a_damaged_sweep_file_stops_evaluate_without_touching_results(tmp_path, 
     (root / file).write_text(content, encoding="utf-8")
     with pytest.raises(analysis.ArtifactError, match=message):
         analysis.evaluate_sweep(root)
+    assert (root / "results.json").read_bytes() == good
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda spec: spec["config"].update(endpoint="sharpness"), "unknown endpoint 'sharpness'"),
+    (lambda spec: spec["config"].update(margin=0), "margin must be a fraction in \\(0, 1\\).*got 0"),
+    (lambda spec: spec["config"].update(margin=1.0), "margin must be a fraction in \\(0, 1\\).*got 1.0"),
+    (lambda spec: spec["config"].update(margin="0.02"), "margin must be a fraction"),
+    (lambda spec: spec["runs"][1].pop("seed"), "run entry 1 lacks a valid seed"),
+    (lambda spec: spec["runs"][0].update(model=None, path=3), "run entry 0 lacks a valid model, path"),
+])
+def test_an_edited_sweep_index_is_refused_by_name(tmp_path, capsys, edit, message):
+    """An endpoint, margin or run entry evaluate cannot honour: exit 2 naming it; results.json untouched."""
+    from replicate import cli
+
+    root = write_fake_sweep(tmp_path)
+    good = analysis.evaluate_sweep(root).read_bytes()
+    spec = json.loads((root / "sweep.json").read_text(encoding="utf-8"))
+    edit(spec)
+    (root / "sweep.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(analysis.ArtifactError, match=message):
+        analysis.evaluate_sweep(root)
+    assert cli.main(["evaluate", str(root)]) == 2
+    assert "sweep.json" in capsys.readouterr().err
     assert (root / "results.json").read_bytes() == good
 
 

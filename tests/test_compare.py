@@ -33,6 +33,17 @@ def test_changed_verdict_and_missing_group_are_flagged(tmp_path):
     assert any("verdict status" in line for line in lines) and any("only in first" in line for line in lines)
 
 
+def test_other_pre_registration_seeds_or_answer_are_flagged(tmp_path):
+    r = results(tmp_path)
+    changed = copy.deepcopy(r)
+    changed["sweep"]["config"]["margin"] = 0.05
+    changed["aggregates"][0]["seeds"] = changed["aggregates"][0]["seeds"][:-1]
+    changed["answer"]["word"] = "mixed"
+    lines = compare.compare(r, changed)
+    assert any("pre-registered margin differs" in line for line in lines)
+    assert any("usable seeds" in line for line in lines) and any(line.startswith("answer:") for line in lines)
+
+
 def test_cli_exit_status(tmp_path, capsys):
     path = analysis.evaluate_sweep(write_fake_sweep(tmp_path / "sweep"))
     assert cli.main(["compare", str(path), str(path)]) == 0

@@ -51,6 +51,7 @@ from replicate.analysis.runs import ArtifactError, read_artifact
 from replicate.analysis.screening import screen
 from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
+from replicate.config import ENDPOINTS
 from replicate.fileio import write_json, write_text
 
 SCHEMA_VERSION = 3
@@ -87,6 +88,10 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
     if not isinstance(spec["runs"], list) or not spec["runs"] or not isinstance(spec["config"], dict):
         raise ArtifactError(f"{sweep / 'sweep.json'} lists no runs; it is damaged. Run the sweep's command again "
                             "to rewrite it.")
+    problem = _spec_problem(spec)
+    if problem:
+        raise ArtifactError(f"{sweep / 'sweep.json'}: {problem}. The file is damaged or was edited by hand; run the "
+                            "sweep's command again to rewrite it.")
     config = spec["config"]
     provenance = _provenance(sweep)
     for dataset in dict.fromkeys(r.get("dataset") for r in spec["runs"]):
@@ -124,6 +129,23 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
     path = write_json(sweep / "results.json", _jsonable(results))
     write_text(sweep / "results.csv", csv_text)
     return path
+
+
+def _spec_problem(spec: dict) -> str | None:
+    """What is wrong with a sweep index's pre-registered endpoint and margin, or its run entries (None if nothing)."""
+    endpoint, margin = spec["config"].get("endpoint"), spec["config"].get("margin")
+    if endpoint is not None and endpoint not in ENDPOINTS:
+        return f"unknown endpoint {endpoint!r} (one of {', '.join(ENDPOINTS)})"
+    if margin is not None and not (isinstance(margin, (int, float)) and not isinstance(margin, bool)
+                                   and 0 < margin < 1):
+        return f"the margin must be a fraction in (0, 1), e.g. 0.02 for 2 %; got {margin!r}"
+    for i, entry in enumerate(spec["runs"]):
+        kinds = {"dataset": str, "model": str, "loss": str, "seed": int, "path": str}
+        bad = [k for k, kind in kinds.items() if not isinstance(entry, dict) or not isinstance(entry.get(k), kind)
+               or isinstance(entry.get(k), bool)]
+        if bad:
+            return f"run entry {i} lacks a valid {', '.join(bad)}"
+    return None
 
 
 def _provenance(sweep: Path) -> dict | None:

@@ -7,9 +7,11 @@ and see the same batches), then a t-interval over seeds:
 
 - weighting = mean over saturation of (BCE's weighting - MSE's weighting)
   = ((BCE - BCE with MSE's weighting) + (MSE with BCE's weighting - MSE)) / 2;
-- saturation = mean over weighting of (saturating - not)
-  = ((MSE with BCE's weighting - BCE) + (MSE - BCE with MSE's weighting)) / 2;
+- saturation = mean over weighting of (BCE's non-saturating gradient - MSE's saturating one)
+  = ((BCE - MSE with BCE's weighting) + (BCE with MSE's weighting - MSE)) / 2;
 - interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's weighting - MSE).
+
+Both main effects point from MSE's level of a factor to BCE's, so the gap BCE - MSE is exactly their sum.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def factorial(runs: list[dict]) -> list[dict]:
             contrasts = {
                 "gap": y[b] - y[m],
                 "weighting": ((y[b] - y[bm]) + (y[mb] - y[m])) / 2,
-                "saturation": ((y[mb] - y[b]) + (y[m] - y[bm])) / 2,
+                "saturation": ((y[b] - y[mb]) + (y[bm] - y[m])) / 2,
                 "interaction": (y[b] - y[bm]) - (y[mb] - y[m]),
             }
             row["effects"][outcome] = {
@@ -86,7 +88,7 @@ def capacity(runs: list[dict]) -> dict | None:
     rows, xs, ys = [], [], []
     for key in vocabulary.MODEL_KEYS:
         term = vocabulary.MODELS[key]
-        if term.builder != "simple" or term.optimizer or term.penalty != "post":
+        if term.code_size is None:  # the capacity sweep's own models (the post's simple is not counted twice)
             continue
         for dataset in sorted({d for d, mo, _ in groups if mo == key}):
             b = {r["seed"]: r for r in groups.get((dataset, key, BASELINE), [])}

@@ -47,8 +47,8 @@ def methods(sweep_config: dict) -> dict:
                       "max_mse_to_constant": screening.SCREEN_MAX_MSE_RATIO,
                       "rule": ("a run is screened out as collapsed when the standard deviation of its output pixels "
                                f"is below {100 * screening.SCREEN_MIN_STD_RATIO:g} % of the targets', or when its "
-                               f"MSE is at least {screening.SCREEN_MAX_MSE_RATIO:g} times that of the best constant "
-                               "image (the targets' mean); as diverged when its output is not finite. Screened-out "
+                               f"MSE is at least {screening.SCREEN_MAX_MSE_RATIO:g} times that of the targets' mean "
+                               "image (the best output that ignores the input); as diverged when its output is not finite. Screened-out "
                                "runs are left out of every mean, interval and test, and listed.")},
         "convergence_rule": {"patience": sweep_config.get("patience"),
                              "min_improvement": sweep_config.get("min_improvement"),

@@ -1,5 +1,5 @@
-"""Screening: is a run usable evidence, or did it collapse (a near-constant output, or no better than a constant
-image) or diverge (non-finite output)? The runner writes the verdict into ``status.json``; ``evaluate`` applies
+"""Screening: is a run usable evidence, or did it collapse (a near-constant output, or no better than the mean
+image, which ignores the input) or diverge (non-finite output)? The runner writes the verdict into ``status.json``; ``evaluate`` applies
 the same rule again to every run, so older sweeps are screened too."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from replicate import data
 #: A run is screened out as collapsed when its output pixels vary by less than this fraction of the targets'
 #: standard deviation (a near-constant output) ...
 SCREEN_MIN_STD_RATIO = 0.01
-#: ... or when its mean squared error is at least this fraction of the best constant image's (the targets' mean
-#: everywhere): a model no better than a constant has learned nothing about its input.
+#: ... or when its mean squared error is at least this fraction of the mean image's (the targets' mean at every
+#: pixel, the best output that ignores the input): a model no better than that has learned nothing about its input.
 SCREEN_MAX_MSE_RATIO = 0.9
 
 
@@ -30,7 +30,7 @@ def screen(recon, targets) -> dict:
     dict
         ``verdict`` ('usable', 'collapsed' or 'diverged'), ``reasons`` (sentences), ``output_std_ratio`` (pixel
         standard deviation of the reconstructions over the targets') and ``mse_to_constant`` (MSE over the MSE of
-        the best constant image, the targets' variance); thresholds :data:`SCREEN_MIN_STD_RATIO` and
+        the targets' mean image, i.e. over the targets' variance across images, averaged over pixels); thresholds :data:`SCREEN_MIN_STD_RATIO` and
         :data:`SCREEN_MAX_MSE_RATIO`.
     """
     x = np.asarray(recon, dtype=np.float64)
@@ -38,8 +38,7 @@ def screen(recon, targets) -> dict:
     a = data.to_unit(a).astype(np.float64) if a.dtype == np.uint8 else a.astype(np.float64)
     if not np.isfinite(x).all():
         return judge(None, None, finite=False)
-    return judge(float(x.std()) / float(a.std()) if a.std() > 0 else None,
-                 float(np.mean((x - a) ** 2)) / float(a.var()) if a.var() > 0 else None)
+    return judge(float(x.std()) / float(a.std()) if a.std() > 0 else None, _ratio(float(np.mean((x - a) ** 2)), a))
 
 
 def screen_from_metrics(per_image: dict, targets) -> dict:
@@ -47,8 +46,13 @@ def screen_from_metrics(per_image: dict, targets) -> dict:
     a = data.to_unit(np.asarray(targets)).astype(np.float64)
     mean, sq = float(np.mean(per_image["recon_mean"])), float(np.mean(per_image["recon_sq_mean"]))
     std = float(np.sqrt(max(sq - mean * mean, 0.0)))
-    return judge(std / float(a.std()) if a.std() > 0 else None,
-                 float(np.mean(per_image["mse"])) / float(a.var()) if a.var() > 0 else None)
+    return judge(std / float(a.std()) if a.std() > 0 else None, _ratio(float(np.mean(per_image["mse"])), a))
+
+
+def _ratio(mse: float, a: np.ndarray) -> float | None:
+    """``mse`` over the MSE of the targets' mean image (None when every target is the same image)."""
+    reference = float(a.reshape(len(a), -1).var(axis=0).mean())
+    return mse / reference if reference > 0 else None
 
 
 def judge(std_ratio: float | None, mse_ratio: float | None, *, finite: bool = True) -> dict:
@@ -61,7 +65,7 @@ def judge(std_ratio: float | None, mse_ratio: float | None, *, finite: bool = Tr
         reasons.append(f"near-constant output (pixel standard deviation {100 * std_ratio:.2f} % of the targets', "
                        f"below {100 * SCREEN_MIN_STD_RATIO:g} %)")
     if mse_ratio is not None and mse_ratio >= SCREEN_MAX_MSE_RATIO:
-        reasons.append(f"no better than a constant image (MSE {mse_ratio:.2f} times the best constant's, at or "
+        reasons.append(f"no better than the targets' mean image (MSE {mse_ratio:.2f} times the mean image's, at or "
                        f"above {SCREEN_MAX_MSE_RATIO:g})")
     return {"verdict": "collapsed" if reasons else "usable", "reasons": reasons, "output_std_ratio": std_ratio,
             "mse_to_constant": mse_ratio}

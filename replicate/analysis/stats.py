@@ -26,7 +26,8 @@ def t_interval(values, confidence: float = CONFIDENCE) -> dict:
     -------
     dict
         ``n``, ``mean``, ``std`` (ddof = 1) and ``ci95`` = ``[mean - h, mean + h]`` with
-        ``h = t_{(1 + confidence)/2, n-1} * std / sqrt(n)``; ``std`` and ``ci95`` are None when n < 2.
+        ``h = t_{(1 + confidence)/2, n-1} * std / sqrt(n)``; ``std`` and ``ci95`` are None when n < 2, and
+        every number is None when a value is infinite (no interval can be stated).
 
     Notes
     -----
@@ -39,6 +40,8 @@ def t_interval(values, confidence: float = CONFIDENCE) -> dict:
     n = int(v.size)
     if n == 0:
         return {"n": 0, "mean": None, "std": None, "ci95": None}
+    if not np.isfinite(v).all():
+        return {"n": n, "mean": None, "std": None, "ci95": None}
     mean = float(v.mean())
     if n < 2:
         return {"n": n, "mean": mean, "std": None, "ci95": None}
@@ -64,7 +67,7 @@ def paired_test(differences, confidence: float = CONFIDENCE) -> dict:
     """
     out = t_interval(differences, confidence)
     out["p_value"] = out["d_z"] = None
-    if out["n"] >= 2:
+    if out["n"] >= 2 and out["mean"] is not None:
         mean, std = out["mean"], out["std"]
         if std > 0:
             out["p_value"] = float(2 * stats.t.sf(abs(mean) / (std / math.sqrt(out["n"])), out["n"] - 1))
@@ -107,7 +110,7 @@ def tost(differences, margin: float) -> dict:
         ``margin``; ``p_lower`` (H0: mean <= -margin, t.sf((mean + margin) / se)), ``p_upper`` (H0: mean >=
         margin, t.cdf((mean - margin) / se)) and ``p_value`` = their maximum: equivalence at level alpha when it
         is below alpha, i.e. when the (1 - 2 alpha) interval ``ci90`` lies inside the margins (Schuirmann, J.
-        Pharmacokinet. Biopharm. 15(6):657-680, 1987). None where n < 2.
+        Pharmacokinet. Biopharm. 15(6):657-680, 1987). None where n < 2 or a difference is infinite.
 
     Notes
     -----
@@ -120,7 +123,7 @@ def tost(differences, margin: float) -> dict:
     v = v[~np.isnan(v)]
     out = {"margin": float(margin), "p_lower": None, "p_upper": None, "p_value": None, "ci90": None}
     n = int(v.size)
-    if n < 2:
+    if n < 2 or not np.isfinite(v).all():
         return out
     mean, se = float(v.mean()), float(v.std(ddof=1)) / math.sqrt(n)
     if se == 0:
@@ -136,7 +139,7 @@ def tost(differences, margin: float) -> dict:
 
 
 def holm(p_values) -> list[float | None]:
-    """Holm's step-down adjustment of a family of p-values (None entries are left out and stay None).
+    """Holm's step-down adjustment of a family of p-values (None or NaN entries are left out and stay None).
 
     Notes
     -----
@@ -144,7 +147,7 @@ def holm(p_values) -> list[float | None]:
     Scand. J. Stat. 6(2):65-70, 1979). Rejecting where the adjusted p < alpha controls the family-wise error.
     Example: (0.01, 0.04, 0.03) -> (0.03, 0.06, 0.06).
     """
-    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
     out: list[float | None] = [None] * len(p_values)
     running = 0.0
     m = len(present)

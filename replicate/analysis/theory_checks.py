@@ -139,8 +139,8 @@ def checks(results: dict, counts_by_dataset: dict) -> list[dict]:
             else:
                 lo, hi = row["measured"]["ci95"]
                 decided = lo > 0 or hi < 0
-                if sign == 0:
-                    row["outcome"] = "disagrees" if decided else "agrees"
+                if sign == 0:  # an interval around 0 is consistent with "same", not proof of it
+                    row["outcome"] = "disagrees" if decided else "consistent"
                 elif decided:
                     row["outcome"] = "agrees" if (row["measured"]["difference"] > 0) == (sign > 0) else "disagrees"
                 else:

@@ -21,12 +21,13 @@ def verdicts(runs: list[dict], sweep_config: dict) -> list[dict]:
 
     Where the sweep trains a model both with the post's penalty and with it rescaled (``sparse`` and
     ``sparse_rescaled``, say), the rescaled one carries the verdict: its penalty weighs the same against either
-    loss. The post's-penalty model is then reported with role "sensitivity", tested but not counted.
+    loss. The post's-penalty model is then reported with role "sensitivity", tested but not counted. The capacity
+    sweep's code-size variants get no verdict: their BCE - MSE gap belongs to the mechanism (``mechanism.capacity``).
     """
     endpoint = sweep_config.get("endpoint") or "rmse_midtone"
     margin = sweep_config.get("margin") or config.DEFAULT_MARGIN
     groups = runs_by_group(runs)
-    models = list(dict.fromkeys((d, m) for d, m, _ in groups))
+    models = list(dict.fromkeys((d, m) for d, m, _ in groups if vocabulary.model(m).code_size is None))
     rescaled = {vocabulary.model(m).builder for _, m in models if vocabulary.model(m).penalty == "rescaled"}
     out = []
     for dataset, model in models:
@@ -53,6 +54,8 @@ def verdicts(runs: list[dict], sweep_config: dict) -> list[dict]:
     for v in out:
         if "difference" in v:
             v["status"] = _status(v, endpoint)
+            if v["status"] == "equivalent":
+                v["difference_within_margin"] = _direction(v, endpoint)
     return out
 
 
@@ -87,13 +90,19 @@ def _status(v: dict, endpoint: str) -> str:
         return "insufficient seeds"
     primary = v["role"] == "primary"
     p_eq = v.get("tost_p_holm") if primary else v["tost"]["p_value"]
-    p_diff = v.get("p_holm") if primary else v["difference"]["p_value"]
     if p_eq is not None and p_eq < ALPHA:
         return "equivalent"
-    if p_diff is not None and p_diff < ALPHA:
-        bce_larger = v["difference"]["difference"] > 0
-        return "better" if bce_larger == (endpoint in HIGHER_IS_BETTER) else "worse"
-    return "inconclusive"
+    return _direction(v, endpoint) or "inconclusive"
+
+
+def _direction(v: dict, endpoint: str) -> str | None:
+    """'worse' or 'better' where the paired t-test (Holm-corrected for primary rows) shows a difference, else None
+    (an equivalent model can also differ significantly, by less than the margin)."""
+    p_diff = v.get("p_holm") if v["role"] == "primary" else v["difference"]["p_value"]
+    if p_diff is None or p_diff >= ALPHA:
+        return None
+    bce_larger = v["difference"]["difference"] > 0
+    return "better" if bce_larger == (endpoint in HIGHER_IS_BETTER) else "worse"
 
 
 def _classify(effect: dict, above: str, inside: str, below: str) -> str:
@@ -114,7 +123,8 @@ def _converged(group: list[dict]) -> dict:
 
 def answer(verdict_rows: list[dict]) -> dict:
     """The one-word answer over the models whose verdict counts: yes (BCE worse for every one), no (better for
-    every one), equivalent, inconclusive, mixed, or none (no verdict)."""
+    every one), equivalent, inconclusive, mixed, or none (no verdict); ``unrated`` names the models whose verdict
+    would count but could not be given (no usable run of a loss, or too few paired seeds)."""
     rated = [v for v in verdict_rows if v.get("role") == "primary"
              and v.get("status") in ("worse", "better", "equivalent", "inconclusive")]
     by_status = {st: [[v["dataset"], v["model"]] for v in rated if v["status"] == st]
@@ -127,7 +137,10 @@ def answer(verdict_rows: list[dict]) -> dict:
                 {"worse": "yes", "better": "no", "equivalent": "equivalent", "inconclusive": "inconclusive"}[
                     statuses.pop()])
     not_converged = [[v["dataset"], v["model"]] for v in rated if not v.get("all_converged")]
-    return {"word": word, "rated": len(rated), "by_status": by_status, "not_converged": not_converged}
+    unrated = [[v["dataset"], v["model"], v.get("status", "not available")] for v in verdict_rows
+               if v.get("role") == "primary" and v not in rated]
+    return {"word": word, "rated": len(rated), "by_status": by_status, "not_converged": not_converged,
+            "unrated": unrated}
 
 
 __all__ = ["answer", "excludes_zero", "verdicts"]

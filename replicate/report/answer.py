@@ -66,6 +66,10 @@ def answer(s: Results) -> dict:
             ("worse", "BCE worse"), ("equivalent", f"equivalent within {margin}"), ("better", "BCE better"),
             ("inconclusive", "inconclusive")) if names[st]]
         headline = f"Mixed, on {what}: " + "; ".join(parts) + "."
+    if judged.get("unrated"):
+        headline += (" No verdict could be given for " + join(f"{s.title(d, m)} ({BADGES.get(st, st)})"
+                                                           for d, m, st in judged["unrated"])
+                     + ", so “every model” means every model with a verdict.")
     if judged.get("not_converged"):
         headline += (" Not every run met the convergence rule within its epoch cap ("
                      + join(s.title(d, m) for d, m in judged["not_converged"])
@@ -122,7 +126,10 @@ def sentence(s: Results, v: dict) -> str:
         return text + ": too few paired seeds for a verdict."
     corrected = "Holm-corrected " if v.get("role") == "primary" else ""
     if status == "equivalent":
-        text += f": equivalent within {margin} ({corrected}TOST p = {_p(v.get('tost_p_holm') or v['tost']['p_value'])})."
+        text += f": equivalent within {margin} ({corrected}TOST p = {_p(v.get('tost_p_holm') or v['tost']['p_value'])})"
+        within = v.get("difference_within_margin")
+        text += (f"; BCE is also {within} ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}), by less than the "
+                 "margin." if within else ".")
     elif status in ("worse", "better"):
         text += (f": BCE {status} ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}); not equivalent within "
                  f"{margin}.")

@@ -11,9 +11,9 @@ CAUSES = (
     ("weighting", "BCE's weighting, 1/(a(1 − a)) near the optimum",
      "it moves error from the extremes to the midtones, so it raises midtone RMSE",
      "BCE against BCE with MSE's weighting, and MSE with BCE's weighting against MSE"),
-    ("saturation", "a logit gradient that fades with the output (MSE's x(1 − x))",
-     "saturated outputs learn slowly, which costs most where targets are extreme",
-     "MSE with BCE's weighting against BCE, and MSE against BCE with MSE's weighting"),
+    ("saturation", "BCE's logit gradient, which does not fade at saturated outputs (MSE's fades with x(1 − x))",
+     "saturated outputs keep learning, which matters most where targets are extreme",
+     "BCE against MSE with BCE's weighting, and BCE with MSE's weighting against MSE"),
 )
 _OUTCOMES = {"rmse_midtone": "midtone RMSE", "midtone_extreme_rmse_ratio": "midtone / extreme RMSE",
              "rmse_extreme": "extreme RMSE"}
