@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from replicate import __version__
@@ -277,10 +278,24 @@ def _finish(out: Path, counts: dict[str, int], *, report: bool) -> int:
     return 0
 
 
+class _EvaluateProgress:
+    """Prints 'evaluating: done/total runs' with an estimate of the time left, at most every 10 seconds."""
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= 10:
+            self.last = now
+            left = int((now - self.start) / done * (total - done))
+            print(f"evaluating: {done}/{total} runs, about {left // 60}m{left % 60:02d}s left", flush=True)
+
+
 def _evaluate_and_report(sweep_dir: Path) -> Path:
     from replicate import analysis, report
 
-    print(f"results: {analysis.evaluate_sweep(sweep_dir)}")
+    print(f"results: {analysis.evaluate_sweep(sweep_dir, progress=_EvaluateProgress())}")
     html = report.write_report(sweep_dir)
     print(f"report: {html}")
     return html
@@ -297,7 +312,8 @@ def _sweep_dir(path: str) -> Path:
 def _cmd_evaluate(args) -> int:
     from replicate import analysis
 
-    print(f"results: {analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force)}")
+    path = analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force, progress=_EvaluateProgress())
+    print(f"results: {path}")
     return 0
 
 

@@ -381,6 +381,13 @@ def test_an_artifact_changed_after_training_is_caught_by_its_recorded_checksum(t
     assert "model.keras differs from the SHA-256 recorded" in bad["reason"]
 
 
+def test_evaluate_reports_its_progress(tmp_path):
+    root = write_fake_sweep(tmp_path, seeds=(0, 1))
+    calls = []
+    analysis.evaluate_sweep(root, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4)]
+
+
 def test_a_damaged_metrics_cache_is_recomputed(default_sweep):
     root, path = default_sweep
     cache = root / "fashion_mnist/simple/bce/seed0/metrics.npz"

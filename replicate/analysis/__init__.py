@@ -60,7 +60,7 @@ __all__ = ["ArtifactError", "GALLERY_IMAGES", "SCHEMA_VERSION", "evaluate_sweep"
            "t_interval", "tost", "wilcoxon_test"]
 
 
-def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
+def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     """Compute (or reuse) every run's metrics and write ``results.json`` and ``results.csv`` in the sweep.
 
     Parameters
@@ -69,6 +69,8 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
         Folder holding ``sweep.json`` (layout in the module docstring).
     force : bool, optional
         Recompute every run's ``metrics.npz`` even when it is newer than ``reconstructions.npz``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` while the runs are read (their metrics take seconds each when new).
 
     Returns
     -------
@@ -98,7 +100,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False) -> Path:
         problem = runs.load_targets(sweep / str(dataset) / "targets.npz")
         if isinstance(problem, str):
             raise ArtifactError(problem)
-    collected, images = runs.collect(sweep, spec, force)
+    collected, images = runs.collect(sweep, spec, force, progress)
     if not collected["runs"]:
         counts = {k: len(v) for k, v in collected.items() if v}
         raise ArtifactError(f"no run of {sweep} is usable ({', '.join(f'{n} {k}' for k, n in counts.items())}), so "

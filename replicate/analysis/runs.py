@@ -52,13 +52,15 @@ def read_artifact(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
     return value
 
 
-def collect(sweep: Path, spec: dict, force: bool) -> tuple[dict, dict]:
+def collect(sweep: Path, spec: dict, force: bool, progress=None) -> tuple[dict, dict]:
     """The sweep's runs: usable ones (records), screened-out ones, and those that did not finish; plus each usable
-    run's per-image values for the image-level tests."""
+    run's per-image values for the image-level tests. ``progress(done, total)`` is called after each run."""
     out = {"runs": [], "screened": [], "missing": []}
     targets: dict[str, np.ndarray | str] = {}
     images = {}
-    for entry in spec["runs"]:
+    for i, entry in enumerate(spec["runs"]):
+        if progress and i:
+            progress(i, len(spec["runs"]))
         ident = {k: entry[k] for k in IDENTITY}
         ident["path"] = entry["path"]
         run_dir = sweep / entry["path"]
