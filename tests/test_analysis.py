@@ -278,6 +278,7 @@ def test_theory_checks_per_extreme_group_and_no_prediction_for_mae(default_sweep
 @pytest.mark.parametrize("cause,pull", [
     ("the weighting accounts for the gap", {"bce": 0.5, "mse_bce_weight": 0.5, "mse": 0.2, "bce_mse_weight": 0.2}),
     ("the gradient shape accounts for the gap", {"bce": 0.5, "bce_mse_weight": 0.5, "mse": 0.2, "mse_bce_weight": 0.2}),
+    ("opposing causes", {"bce": 0.5, "mse": 0.4, "bce_mse_weight": 0.1, "mse_bce_weight": 0.8}),
 ])
 def test_factorial_effects_are_the_stated_contrasts(tmp_path, cause, pull):
     """weighting = ((BCE - BCE.w_MSE) + (MSE.w_BCE - MSE)) / 2 and saturation = ((BCE - MSE.w_BCE) + (BCE.w_MSE -

@@ -57,19 +57,25 @@ def factorial(runs: list[dict]) -> list[dict]:
                 **{name: {**t_interval(v), "excludes_zero": excludes_zero(t_interval(v)["ci95"])}
                    for name, v in contrasts.items()}}
         row["conclusion"] = _conclusion(row["effects"]["rmse_midtone"])
+        row["converged"] = {k: sum(bool(cells[k][s_]["training"].get("converged")) for s_ in seeds) for k in cells}
         out.append(row)
     return out
 
 
 def _conclusion(e: dict) -> dict:
-    """Which cause accounts for BCE's midtone gap, from the CIs of the gap and of the two main effects."""
+    """Which cause accounts for BCE's midtone gap, from the CIs of the gap and of the two main effects: ``causes``
+    push the way the gap goes, ``opposing`` the other way (the gap is then what is left of the two)."""
     gap, weighting, saturation = e["gap"], e["weighting"], e["saturation"]
     if gap["ci95"] is None:
-        return {"key": "too few seeds", "causes": []}
-    causes = [name for name, eff in (("weighting", weighting), ("gradient shape", saturation))
-              if eff["excludes_zero"] and gap["mean"] and np.sign(eff["mean"]) == np.sign(gap["mean"])]
+        return {"key": "too few seeds", "causes": [], "opposing": []}
+    shown = [(name, eff) for name, eff in (("weighting", weighting), ("gradient shape", saturation))
+             if eff["excludes_zero"]]
+    causes = [n for n, eff in shown if gap["mean"] and np.sign(eff["mean"]) == np.sign(gap["mean"])]
+    opposing = [n for n, eff in shown if n not in causes]
     if not gap["excludes_zero"]:
         key = "no gap to explain"
+    elif causes and opposing:
+        key = "opposing causes"
     elif causes == ["weighting"]:
         key = "the weighting accounts for the gap"
     elif causes == ["gradient shape"]:
@@ -78,7 +84,7 @@ def _conclusion(e: dict) -> dict:
         key = "both causes contribute"
     else:
         key = "not resolved at this budget"
-    return {"key": key, "causes": causes, "interaction": e["interaction"]["excludes_zero"]}
+    return {"key": key, "causes": causes, "opposing": opposing, "interaction": e["interaction"]["excludes_zero"]}
 
 
 def capacity(runs: list[dict]) -> dict | None:

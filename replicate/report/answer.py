@@ -112,6 +112,11 @@ def _p(p) -> str:
     return "—" if not finite(p) else ("< 0.001" if p < 0.001 else fmt(p, sig=2))
 
 
+def _p_is(p) -> str:
+    """'< 0.001', '= 0.38' or 'not available', to follow a 'p'."""
+    return "not available" if not finite(p) else ("< 0.001" if p < 0.001 else f"= {fmt(p, sig=2)}")
+
+
 def sentence(s: Results, v: dict) -> str:
     """One verdict in words, every number from ``results.json``."""
     head = f"{s.title(v['dataset'], v['model'])}"
@@ -124,17 +129,20 @@ def sentence(s: Results, v: dict) -> str:
     status = v["status"]
     if status == "insufficient seeds":
         return text + ": too few paired seeds for a verdict."
-    corrected = "Holm-corrected " if v.get("role") == "primary" else ""
+    primary = v.get("role") == "primary"
+    corrected = "Holm-corrected " if primary else ""
+    p_diff = _p_is(v.get("p_holm") if primary else d.get("p_value"))
+    p_eq = _p_is(v.get("tost_p_holm") if primary else v["tost"].get("p_value"))
     if status == "equivalent":
-        text += f": equivalent within {margin} ({corrected}TOST p = {_p(v.get('tost_p_holm') or v['tost']['p_value'])})"
+        text += f": equivalent within {margin} ({corrected}TOST p {p_eq})"
         within = v.get("difference_within_margin")
-        text += (f"; BCE is also {within} ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}), by less than the "
+        text += (f"; BCE is also {within} ({corrected}p {p_diff}), by less than the "
                  "margin." if within else ".")
     elif status in ("worse", "better"):
-        text += (f": BCE {status} ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}); not equivalent within "
+        text += (f": BCE {status} ({corrected}p {p_diff}); not equivalent within "
                  f"{margin}.")
     else:
-        text += (f": inconclusive — no difference shown ({corrected}p = {_p(v.get('p_holm') or d['p_value'])}) and "
+        text += (f": inconclusive — no difference shown ({corrected}p {p_diff}) and "
                  f"no equivalence within {margin} shown either.")
     if not v.get("all_converged", True):
         text += " Some of its runs had not converged."

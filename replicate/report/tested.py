@@ -38,6 +38,14 @@ def _factorial(s: Results, f: dict) -> dict:
     gap = f["effects"]["rmse_midtone"]["gap"]
     inter = f["effects"]["rmse_midtone"]["interaction"]
     conclusion = f["conclusion"]
+    if conclusion["key"] == "opposing causes":
+        e = f["effects"]["rmse_midtone"]
+        up, down = conclusion["causes"][0], conclusion["opposing"][0]
+        size = {"weighting": e["weighting"]["mean"], "gradient shape": e["saturation"]["mean"]}
+        return _rows_and_conclusion(s, f, rows, gap, inter, (
+            f"BCE's {up} raises its midtone error ({fmt(size[up], sig=2, sign=True)}) and its {down} lowers it "
+            f"({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, {fmt(gap['mean'], sig=2, sign=True)}, is what "
+            "is left of the two, so neither accounts for it alone"))
     text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap; the gradient shape "
                                                   "does not",
             "the gradient shape accounts for the gap": "the gradient shape accounts for BCE's midtone gap; the "
@@ -46,12 +54,19 @@ def _factorial(s: Results, f: dict) -> dict:
             "no gap to explain": "BCE and MSE do not differ in midtone RMSE here, so there is no gap to explain",
             "not resolved at this budget": "neither cause is resolved at this number of seeds",
             "too few seeds": "too few seeds for intervals"}[conclusion["key"]]
+    return _rows_and_conclusion(s, f, rows, gap, inter, text)
+
+
+def _rows_and_conclusion(s: Results, f: dict, rows: list, gap: dict, inter: dict, text: str) -> dict:
+    unsettled = [f"{loss_label(k)} in {n} of {len(f['seeds'])}" for k, n in (f.get("converged") or {}).items()
+                 if n < len(f["seeds"])]
     return {"model": s.title(f["dataset"], f["model"]), "seeds": plural(len(f["seeds"]), "seed"), "rows": rows,
             "gap": effect({"difference": gap["mean"], "ci95": gap["ci95"]}),
             "interaction": effect({"difference": inter["mean"], "ci95": inter["ci95"]}),
             "conclusion": f"{s.title(f['dataset'], f['model'])}: {text}"
-            + (" (the two interact: their effects do not simply add)" if conclusion.get("interaction") else "")
-            + "."}
+            + (" (the two interact: their effects do not simply add)" if f["conclusion"].get("interaction") else "")
+            + "." + (f" Runs met the convergence rule before the epoch cap for {join(unsettled)} seeds; those cells "
+                     "measure models still improving." if unsettled else "")}
 
 
 def _ablation_curves(s: Results, factorial: list[dict]) -> str | None:
