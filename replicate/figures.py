@@ -232,31 +232,17 @@ def learning_curves(models: dict) -> str:
 
     ``models``: panel title -> loss key -> ``{"epoch", "val", "train"}`` (means over seeds; None = absent).
     """
-    rows, cols = _grid(len(models), 3)
-    with rc_context(_STYLE):
-        fig = _figure(_WIDTH, 2.3 * rows + 0.3)
-        axes = fig.subplots(rows, cols, squeeze=False).ravel()
-        handles = {}
-        for ax, (title, curves) in zip(axes, models.items()):
-            ax.axhline(1, color="#888", lw=0.8)
-            for key, c in curves.items():
-                val, train = _nan(c["val"]), _nan(c["train"])
-                final = val[-1] if val.size and np.isfinite(val[-1]) and val[-1] != 0 else np.nan
-                if not np.isfinite(final):
-                    continue
-                (line,) = ax.plot(c["epoch"], val / final, color=loss_color(key), lw=1.5, marker="o", ms=2)
-                if np.isfinite(train).any():
-                    ax.plot(c["epoch"], train / final, color=loss_color(key), lw=1.0, ls="--", alpha=0.8)
-                handles.setdefault(key, line)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_title(title, loc="left")
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("loss / final val loss")
-        for ax in axes[len(models):]:
-            ax.set_visible(False)
-        fig.legend(list(handles.values()), [loss_label(k) for k in handles], loc="outside lower center",
-                   ncols=min(8, len(handles)))
-        return to_data_uri(fig)
+    def draw(ax, key, c):
+        val, train = _nan(c["val"]), _nan(c["train"])
+        final = val[-1] if val.size and np.isfinite(val[-1]) and val[-1] != 0 else np.nan
+        if not np.isfinite(final):
+            return None
+        (line,) = ax.plot(c["epoch"], val / final, color=loss_color(key), lw=1.5, marker="o", ms=2)
+        if np.isfinite(train).any():
+            ax.plot(c["epoch"], train / final, color=loss_color(key), lw=1.0, ls="--", alpha=0.8)
+        return line
+
+    return _epoch_panels(models, draw, "loss / final val loss", reference=1.0)
 
 
 def gap_by_code_size(series: dict) -> str:
@@ -289,21 +275,32 @@ def saturation_curves(models: dict) -> str:
 
     ``models``: panel title -> loss key -> ``{"epoch": [...], "share": [...]}`` (means over seeds).
     """
+    def draw(ax, key, c):
+        ax.set_ylim(bottom=0)
+        return ax.plot(c["epoch"], 100 * _nan(c["share"]), color=loss_color(key), lw=1.5, marker="o", ms=2)[0]
+
+    return _epoch_panels(models, draw, "% saturated, wrong end")
+
+
+def _epoch_panels(models: dict, draw, ylabel: str, reference: float | None = None) -> str:
+    """One panel per model with a curve per loss against the epoch, ``draw(ax, key, curve)`` drawing each (and
+    returning its line for the legend, or None), and one legend for all panels."""
     rows, cols = _grid(len(models), 3)
     with rc_context(_STYLE):
         fig = _figure(_WIDTH, 2.3 * rows + 0.3)
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         handles = {}
         for ax, (title, curves) in zip(axes, models.items()):
+            if reference is not None:
+                ax.axhline(reference, color="#888", lw=0.8)
             for key, c in curves.items():
-                (line,) = ax.plot(c["epoch"], 100 * _nan(c["share"]), color=loss_color(key), lw=1.5, marker="o",
-                                  ms=2)
-                handles.setdefault(key, line)
+                line = draw(ax, key, c)
+                if line is not None:
+                    handles.setdefault(key, line)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(title, loc="left")
             ax.set_xlabel("epoch")
-            ax.set_ylabel("% saturated, wrong end")
-            ax.set_ylim(bottom=0)
+            ax.set_ylabel(ylabel)
         for ax in axes[len(models):]:
             ax.set_visible(False)
         fig.legend(list(handles.values()), [loss_label(k) for k in handles], loc="outside lower center",
