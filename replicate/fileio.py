@@ -34,9 +34,11 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically (NaN/inf become null so the file stays strict JSON)."""
-    return write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=False) + "\n")
+def write_json(path: str | os.PathLike, obj: Any, *, compact: bool = False) -> Path:
+    """Write ``obj`` as indented JSON atomically (NaN/inf become null so the file stays strict JSON); ``compact``
+    drops the indentation, for large files (``python -m json.tool`` indents them for reading)."""
+    text = json.dumps(_finite(obj), separators=(",", ":")) if compact else json.dumps(_finite(obj), indent=2)
+    return write_text(path, text + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:

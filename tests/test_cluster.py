@@ -28,7 +28,7 @@ def test_the_local_executor_trains_the_shards_as_processes_and_merges_them(tmp_p
         assert str(tmp_path) not in path.read_text(), path
 
     # Shards that fail (here: asked for other settings than the folder's) are named with their error and log.
-    argv = [*SMALL, "--epochs", "9", "--out", str(out), "--executor", "local", "--shards", "1", "--no-report"]
+    argv = [*SMALL, "--epochs", "41", "--out", str(out), "--executor", "local", "--shards", "1", "--no-report"]
     assert cli.main(argv) == cli.EXIT_UNFINISHED
     err = capsys.readouterr().err
     assert "shard 1/1 (job " in err and "_0_log.err)" in err

@@ -49,7 +49,7 @@ def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsh
     assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "2/2"]
     capsys.readouterr()
 
-    assert cli.main([*SMALL, "--epochs", "9", "--out", str(out), "--shard", "1/2"]) == 2  # other settings
+    assert cli.main([*SMALL, "--epochs", "41", "--out", str(out), "--shard", "1/2"]) == 2  # other settings
     assert "holds a sweep made with other settings (epochs differ)" in capsys.readouterr().err
     lock = out / ".locks" / "shard-2-of-2.json"  # shard 2/2 held by a live process: a second one is refused
     lock.parent.mkdir()

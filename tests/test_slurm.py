@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 PARTITION = "local"
-#: The small sweep with 40 epochs: long enough to signal a task in the middle of its training.
-LONGER = [*SMALL, "--epochs", "40"]
+#: The small sweep with 80 epochs: long enough to signal a task in the middle of its training.
+LONGER = [*SMALL, "--epochs", "80"]
 
 
 @pytest.fixture(scope="module")

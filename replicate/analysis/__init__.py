@@ -128,7 +128,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     results["gallery"] = selection.gallery_choice(sweep, results)
     csv_text = _csv(results["runs"])
     results["runs"], results["screened"] = runs.for_json(results["runs"]), runs.for_json(results["screened"])
-    path = write_json(sweep / "results.json", _jsonable(results))
+    path = write_json(sweep / "results.json", _jsonable(results), compact=True)
     write_text(sweep / "results.csv", csv_text)
     return path
 
