@@ -32,9 +32,10 @@ def methods(sweep_config: dict) -> dict:
                           "reconstruction's gradients on the target's. 1 = every edge kept, below 1 = blurred; "
                           "noise independent of the target adds nothing on average, unlike a gradient-magnitude "
                           "ratio. Midtone: over midtone target pixels whose 3 x 3 neighbourhood holds no background "
-                          "(exact 0), i.e. the inside of garments, not their outlines. Related to the edge "
-                          "preservation index commonly attributed to Sattar et al. (IEEE TIP 6(6):888-895, 1997), a "
-                          "correlation of high-passed images that noise lowers; this is a regression slope instead."),
+                          "(exact 0), i.e. the inside of shapes (garments, digits), not their outlines. Related to "
+                          "the edge preservation index commonly attributed to Sattar et al. (IEEE TIP 6(6):888-895, "
+                          "1997), a correlation of high-passed images that noise lowers; this is a regression slope "
+                          "instead."),
         "sharpness": "sum of gradient magnitude (central differences) of recon / of target, pooled over the run's "
                      "pixels (midtone: over midtone target pixels); 1 = as sharp, < 1 blurrier; noise raises it, so "
                      "it is shown for continuity only",

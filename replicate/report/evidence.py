@@ -16,7 +16,7 @@ METRIC_TABLES = (
      (("ssim", "SSIM", 1), ("psnr_mean_of_images", "PSNR (dB)", 1), ("edge_transfer", "Edge transfer", 0),
       ("hf_energy_ratio", "HF energy kept", 0))),
     ("By target intensity", "Computed over midtone target pixels, or extreme ones (exact 0, dark, highlight, "
-     "exact 1); midtone edge transfer is over the inside of garments (midtone pixels not touching background); "
+     "exact 1); midtone edge transfer is over the inside of shapes (midtone pixels not touching background); "
      "the last column is midtone RMSE / extreme RMSE.",
      (("ssim_midtone", "Midtone SSIM", 1), ("rmse_midtone", "Midtone RMSE", -1),
       ("rmse_extreme", "Extreme RMSE", -1), ("edge_transfer_midtone", "Midtone edge transfer", 0),
