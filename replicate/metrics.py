@@ -93,6 +93,13 @@ def band_index(a):
     return np.where(a == 1.0, len(BANDS) - 1, np.searchsorted(_BAND_LOWER_EDGES, a, side="left"))
 
 
+def band_fractions(level_counts) -> dict[str, float]:
+    """Share of pixels in each band of :data:`BANDS`, from how often each 8-bit level occurs (256 counts)."""
+    totals = np.bincount(band_index(np.arange(256) / 255.0), weights=np.asarray(level_counts, dtype=float),
+                         minlength=len(BANDS))
+    return dict(zip(BAND_KEYS, (totals / totals.sum()).tolist()))
+
+
 def fine_index(a):
     """Index of each target value's bin in :data:`FINE_EDGES` (bins [lo, hi), the last closed)."""
     idx = np.searchsorted(FINE_EDGES, np.asarray(a, dtype=float), side="right") - 1

@@ -92,9 +92,9 @@ def test_non_finite_values_give_no_statistic():
 def test_schema_and_strict_json(default_sweep):
     _, path = default_sweep
     r = _results(path)
-    assert r["schema_version"] == 3
+    assert r["schema_version"] == 4
     assert list(r) == ["schema_version", "sweep", "methods", "runs", "screened", "missing", "sensitivity",
-                       "aggregates", "comparisons", "verdicts", "answer", "groups", "theory", "theory_checks",
+                       "aggregates", "comparisons", "verdicts", "answer", "groups", "theory", "data", "theory_checks",
                        "mechanism", "convergence", "penalties", "replication", "recommendation", "gallery"]
     assert r["sweep"]["provenance"]["git"]["dirty"] is False
     run = r["runs"][0]
@@ -273,6 +273,18 @@ def test_theory_checks_per_extreme_group_and_no_prediction_for_mae(default_sweep
     mse_open = next(c for c in checks if c["loss"] == "mse" and c["group"] == "open_extreme")
     assert mse_open["weight"] == pytest.approx(1.0) and mse_open["baseline_weight"] > 1
     assert mse_open["expect"] == "smaller ratio than BCE"
+
+
+def test_data_shares_are_those_of_the_scored_targets(default_sweep):
+    """results.json's band shares are computed from the sweep's targets.npz, counted here pixel by pixel."""
+    root, path = default_sweep
+    targets = np.load(root / "fashion_mnist" / "targets.npz")["images"]
+    data = _results(path)["data"]["fashion_mnist"]
+    assert data["images"] == len(targets)
+    a = targets.astype(np.float64) / 255
+    assert data["band_fraction"]["midtone"] == pytest.approx(np.mean((a > 0.3) & (a <= 0.7)), rel=1e-12)
+    assert data["band_fraction"]["zero"] == pytest.approx(np.mean(a == 0), rel=1e-12)
+    assert sum(data["band_fraction"].values()) == pytest.approx(1, rel=1e-12)
 
 
 @pytest.mark.parametrize("cause,pull", [

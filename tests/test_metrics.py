@@ -94,6 +94,19 @@ def test_bands_partition_the_unit_interval_and_fine_bins_are_half_open():
     np.testing.assert_array_equal(fine, [*range(20), 19])
 
 
+def test_band_fractions_put_each_8_bit_level_in_its_band():
+    """Levels on both sides of every band edge (25|26 around 0.1, 76|77 around 0.3, 178|179 around 0.7, 229|230
+    around 0.9), weighted 1 to 11, so each band's share is a known sum over 66."""
+    levels = [0, 25, 26, 76, 77, 178, 179, 229, 230, 254, 255]
+    counts = np.zeros(256)
+    counts[levels] = np.arange(1, 12)
+    shares = metrics.band_fractions(counts)
+    expected = {"zero": 1, "dark": 2, "shadow": 3 + 4, "midtone": 5 + 6, "light": 7 + 8, "highlight": 9 + 10,
+                "one": 11}
+    assert list(shares) == list(metrics.BAND_KEYS)
+    assert shares == pytest.approx({k: v / 66 for k, v in expected.items()}, rel=1e-15)
+
+
 def test_sharpness_is_one_for_identical_images_and_below_one_when_blurred():
     a, _ = _random_pair(seed=2)
     same = metrics.evaluate(a, a.copy())

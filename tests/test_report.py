@@ -109,6 +109,8 @@ def test_numbers_come_from_results_json(fake):
         assert v["status"] in ("worse", "better", "equivalent", "inconclusive")
     answer = " ".join(page.sections["answer"]["text"].split())
     assert "pre-registered primary endpoint: midtone RMSE" in answer and "Holm-corrected" in answer
+    midtone = results["data"]["fashion_mnist"]["band_fraction"]["midtone"]
+    assert f"{100 * midtone:.1f}% of the pixels are midtones" in answer
     assert "replicate run --out" in page.sections["reproduce"]["text"]
     assert "@software{replicate2026" in page.sections["reproduce"]["text"]
 

@@ -9,10 +9,12 @@ closed-form theory beside the measurements; ``mechanism`` holds the factorial, c
 ``learning`` convergence and penalties; ``replication`` the post's numbers; ``selection`` what the report shows;
 ``methods`` every definition.
 
-results.json (``schema_version`` 3), top-level keys:
+results.json (``schema_version`` 4), top-level keys:
 
 - ``sweep``: ``config`` (the frozen sweep config, endpoint and margin included) and ``provenance``.
 - ``methods``: every definition the numbers depend on.
+- ``data``: per dataset, its scored test ``images`` and the share of their pixels in each intensity band
+  (``band_fraction``), which sets how much the losses' weighting of intensities can matter.
 - ``runs``: one entry per usable run: identity, ``backend``, ``final``, ``training`` (epochs, steps, floor,
   stopped, converged, last_improvement), ``screen``, ``penalty``, ``metrics`` (its learning curve, bands and fine
   bins stay in its folder; the convergence block and the aggregates summarise them).
@@ -52,9 +54,10 @@ from replicate.analysis.screening import screen
 from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
 from replicate.config import ENDPOINTS
+from replicate.metrics import band_fractions
 from replicate.fileio import write_json, write_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 __all__ = ["ArtifactError", "GALLERY_IMAGES", "SCHEMA_VERSION", "evaluate_sweep", "holm", "paired_test", "screen",
            "t_interval", "tost", "wilcoxon_test"]
@@ -96,10 +99,11 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
                             "sweep's command again to rewrite it.")
     config = spec["config"]
     provenance = _provenance(sweep)
-    for dataset in dict.fromkeys(r.get("dataset") for r in spec["runs"]):
-        problem = runs.load_targets(sweep / str(dataset) / "targets.npz")
-        if isinstance(problem, str):
-            raise ArtifactError(problem)
+    targets = {}
+    for dataset in dict.fromkeys(str(r.get("dataset")) for r in spec["runs"]):
+        targets[dataset] = runs.load_targets(sweep / dataset / "targets.npz")
+        if isinstance(targets[dataset], str):
+            raise ArtifactError(targets[dataset])
     collected, images = runs.collect(sweep, spec, force, progress)
     if not collected["runs"]:
         counts = {k: len(v) for k, v in collected.items() if v}
@@ -115,8 +119,8 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     results["answer"] = verdicts.answer(results["verdicts"])
     results["groups"] = selection.planned_groups(results)
     results["theory"] = theory_checks.theory_section(results["aggregates"])
-    counts = {d: theory_checks.level_counts(t) for d in dict.fromkeys(g[0] for g in results["groups"])
-              if not isinstance(t := runs.load_targets(sweep / d / "targets.npz"), str)}
+    counts = {d: theory_checks.level_counts(t) for d, t in targets.items()}
+    results["data"] = {d: {"images": len(targets[d]), "band_fraction": band_fractions(c)} for d, c in counts.items()}
     results["theory_checks"] = theory_checks.checks(results, counts)
     results["mechanism"] = {"factorial": mechanism.factorial(results["runs"]),
                             "capacity": mechanism.capacity(results["runs"]),

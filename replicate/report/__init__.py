@@ -58,8 +58,8 @@ def write_report(sweep_dir, out=None) -> Path:
 
 
 #: The ``results.json`` schema this report reads (``replicate.analysis.SCHEMA_VERSION``, without importing it).
-SCHEMA_VERSION = 3
-_REQUIRED = ("sweep", "methods", "runs", "screened", "missing", "aggregates", "comparisons", "verdicts", "answer",
+SCHEMA_VERSION = 4
+_REQUIRED = ("sweep", "methods", "data", "runs", "screened", "missing", "aggregates", "comparisons", "verdicts", "answer",
              "theory", "theory_checks", "mechanism", "convergence", "replication", "groups", "recommendation",
              "gallery")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from replicate import figures
-from replicate.report.format import (ci_decimals, decimals, effect, finite, fmt, fmt_ci, join, pct, plural,
+from replicate.report.format import (ci_decimals, decimals, effect, finite, fmt, fmt_ci, join, pct, plural, share,
                                      when)
 from replicate.report.view import Results
 
@@ -164,6 +164,17 @@ def _forest(s: Results, rated: list[dict]) -> str:
     return figures.effect_forest(panels)
 
 
+def _pixel_shares(s: Results) -> str:
+    """How much of the data the weighting acts on: each dataset's share of midtone, open-extreme and exact pixels."""
+    parts = []
+    for dataset, d in s.data.items():
+        f = d["band_fraction"]
+        parts.append(f"on {dataset} ({d['images']:,} test images) {share(f['midtone'])} of the pixels are midtones "
+                     f"(0.3, 0.7], {share(f['dark'] + f['highlight'])} open extremes (0, 0.1] or (0.9, 1), and "
+                     f"{share(f['zero'] + f['one'])} exactly 0 or 1")
+    return f"How much this can matter depends on the data: {'; '.join(parts)}. " if parts else ""
+
+
 def _reason(s: Results, rated: list[dict]) -> str:
     """The one-paragraph why, from the predicted weighting and the verdicts' descriptive textbook field."""
     pred = s.theory.get("predicted_extreme_to_midtone_weight", {})
@@ -174,6 +185,7 @@ def _reason(s: Results, rated: list[dict]) -> str:
                  f"at the open extremes costs {fmt(pred['bce'] / pred['mse'])} times more, relative to the same "
                  "error at midtones, than under MSE, so BCE should trade larger midtone error for smaller extreme "
                  "error. ")
+    text += _pixel_shares(s)
     judged = [v for v in rated if v.get("textbook") in ("agrees", "disagrees", "inconclusive")]
     if not judged:
         return text + "This sweep has no verdict that can test the prediction."

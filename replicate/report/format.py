@@ -41,6 +41,11 @@ def pct(v) -> str:
     return "—" if not finite(v) else f"{100 * v:+.1f}%".replace("-", "−")
 
 
+def share(v) -> str:
+    """A fraction as an unsigned percentage with one decimal."""
+    return "—" if not finite(v) else f"{100 * v:.1f}%"
+
+
 def ci_decimals(mean, ci, sig: int = 2) -> int:
     """Decimals for a difference and its CI: ``sig`` significant digits of the larger of |mean| and half-width."""
     half = abs(ci[1] - ci[0]) / 2 if ci and all(finite(c) for c in ci) else 0.0

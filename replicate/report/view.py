@@ -11,6 +11,7 @@ class Results:
         self.provenance = results["sweep"].get("provenance") or {}
         self.methods = results.get("methods", {})
         self.theory = results.get("theory", {})
+        self.data = results.get("data", {})
         self.aggs = {(a["dataset"], a["model"], a["loss"]): a for a in results.get("aggregates", [])}
         self.comps = {(c["dataset"], c["model"], c["loss"], c["metric"]): c for c in results.get("comparisons", [])}
         self.runs = results.get("runs", [])
