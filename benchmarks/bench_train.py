@@ -1,8 +1,9 @@
 """Runner speed: the runner's training loop against the fastest bare ``model.fit`` on this machine, per model.
 
 A process holds one Keras backend, so every contender runs in a process of its own, started in turn (A B C A B C
-...) after a warm-up; each times its training loop after an untimed warm-up fit, so start-up and compilation are
-not counted:
+...) after a warm-up. Each warms its process up with an untimed fit of another model, then times the training of a
+fresh model, so start-up is not counted and the timed model's compilation is, for every contender alike (a run
+of the runner always trains a model of its own):
 
 - ``bare_tensorflow``, ``bare_jax``: ``model.fit`` of the model's logits with the runner's compile options on the
   same arrays, epochs and batch size, under each backend;
@@ -50,9 +51,10 @@ def worker(model: str, contender: str, backend: str) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             train.train_one(warm, Path(tmp) / "warm", x_train, x_test)
             return train.train_one(cfg, Path(tmp) / "run", x_train, x_test)["wall_s"]
-    built = train.build_and_compile(cfg, train.run_seed(cfg))
-    arrays = train.prepare(cfg, x_train, x_test, built.flat)
-    built.logits.fit(arrays.x_train[:1024], arrays.y_train[:1024], epochs=1, batch_size=cfg.batch_size, verbose=0)
+    warm = train.build_and_compile(cfg, train.run_seed(cfg))
+    arrays = train.prepare(cfg, x_train, x_test, warm.flat)
+    warm.logits.fit(arrays.x_train[:1024], arrays.y_train[:1024], epochs=1, batch_size=cfg.batch_size, verbose=0)
+    built = train.build_and_compile(cfg, train.run_seed(cfg))  # a model of its own, compiled in its fit, as a run's
     start = time.perf_counter()
     built.logits.fit(arrays.x_train, arrays.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
                      validation_data=(arrays.x_test, arrays.y_test), verbose=0)

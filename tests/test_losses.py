@@ -223,3 +223,32 @@ def test_reconstruction_is_the_sigmoid_or_the_continuous_bernoulli_mean():
 def test_unknown_loss():
     with pytest.raises(ValueError, match="valid loss keys: bce, bce_kl, mse"):
         losses.get("l3")
+
+
+def test_every_loss_has_the_same_values_on_jax(tmp_path):
+    """The dense models, and with them the SSIM-family losses, train on JAX, where a step is cheaper (see
+    benchmarks/RESULTS.md): every loss there gives this backend's values to 1e-6, gradients included."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "z.npy", Z)
+    script = ("import json, sys, jax, numpy as np\n"
+              "from keras import ops\n"
+              "from replicate import losses\n"
+              "a, z = np.load(sys.argv[1]), np.load(sys.argv[2])\n"
+              "out = {k: [np.asarray(losses.get(k)(a, z)).tolist(),\n"
+              "           np.asarray(jax.grad(lambda v: ops.sum(losses.get(k)(a, v)))(z)).tolist()]\n"
+              "       for k in losses.NAMES}\n"
+              "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a.npy"), str(tmp_path / "z.npy")],
+                          env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    on_jax = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(on_jax) == set(losses.NAMES)
+    for key, (values, gradient) in on_jax.items():
+        np.testing.assert_allclose(values, losses.get(key)(A, Z), rtol=1e-6, atol=1e-7, err_msg=key)
+        np.testing.assert_allclose(gradient, grad(lambda v: losses.get(key)(A, v), Z), rtol=1e-5, atol=1e-8,
+                                   err_msg=key)

@@ -127,6 +127,18 @@ def test_screened_runs_are_counted_named_and_their_effect_shown(tmp_path):
     assert "below 1 % of the targets'" in text
 
 
+def test_a_group_whose_every_seed_was_screened_out_says_so():
+    from replicate.report import limitations
+    from replicate.report.view import Results
+
+    row = {"dataset": "mnist10k", "model": "conv", "loss": "mse", "metric": "rmse_midtone", "screened_seeds": [0, 1],
+           "without": {"n": 0, "mean": None, "std": None, "ci95": None},
+           "with": {"n": 2, "mean": 0.5138, "std": 0.0, "ci95": [0.5138, 0.5138]}}
+    (line,) = limitations._sensitivity(Results({"sweep": {}, "sensitivity": [row]}))
+    assert line.startswith("Sensitivity: mnist10k/conv/mse rmse_midtone has no usable seed and would be 0.514 ")
+    assert line.endswith("with seeds 0, 1 put back.")
+
+
 def test_an_old_or_damaged_results_json_is_refused_with_the_fix(tmp_path):
     for content in ('{"schema_version": 2}', "{}", "not json"):
         (tmp_path / "results.json").write_text(content, encoding="utf-8")

@@ -83,10 +83,11 @@ def _sensitivity(s: Results) -> list[str]:
     out = []
     for row in s.r.get("sensitivity", []):
         without, with_ = row["without"], row["with"]
-        out.append(f"Sensitivity: {row['dataset']}/{row['model']}/{row['loss']} {row['metric']} is "
-                   f"{fmt(without['mean'], sig=3)} over its usable seeds and would be {fmt(with_['mean'], sig=3)} "
-                   f"(95% CI {fmt_ci(with_['ci95'], decimals(with_['mean'], 3))}) with seed"
-                   f"{'s' if len(row['screened_seeds']) > 1 else ''} {', '.join(map(str, row['screened_seeds']))} "
+        usable = (f"is {fmt(without['mean'], sig=3)} over its usable seeds" if without["n"] else
+                  "has no usable seed")
+        out.append(f"Sensitivity: {row['dataset']}/{row['model']}/{row['loss']} {row['metric']} {usable} and would be "
+                   f"{fmt(with_['mean'], sig=3)} (95% CI {fmt_ci(with_['ci95'], decimals(with_['mean'], 3))}) with "
+                   f"seed{'s' if len(row['screened_seeds']) > 1 else ''} {', '.join(map(str, row['screened_seeds']))} "
                    "put back.")
     return out
 
