@@ -90,3 +90,9 @@ def test_reference_results_match_the_current_schema():
     assert set(committed["runs"][0]["metrics"]) == set(fresh["runs"][0]["metrics"])
     size = sum(p.stat().st_size for p in REFERENCE.parent.rglob("*") if p.is_file())
     assert size < 5 * 2**20, f"reports/reference is {size} bytes; keep it under 5 MB"
+
+
+def test_committed_reports_stay_within_their_size_budget():
+    """reports/ holds the reference, the MNIST reports and the quick run: 8 MB in all (reports/README.md)."""
+    size = sum(p.stat().st_size for p in (ROOT / "reports").rglob("*") if p.is_file())
+    assert size <= 8 * 10**6, f"reports/ is {size} bytes; keep it within 8 MB (drop HTML that rebuilds from results)"
