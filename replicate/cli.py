@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("b")
     c.set_defaults(func=_cmd_compare)
 
-    sm = sub.add_parser("summary", help="the README's results table (Markdown) from a results.json of schema 3")
+    sm = sub.add_parser("summary", help="the README's results table (Markdown) from a results.json")
     sm.add_argument("results", help="a results.json, e.g. reports/reference/results.json")
     sm.add_argument("--readme", metavar="FILE",
                     help="rewrite the table between the results markers of FILE in place (default: print it)")

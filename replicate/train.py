@@ -487,8 +487,8 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
             raise ValueError(f"it holds the runs {saved['losses']}, not {names}")
         model.optimizer.build(model.trainable_variables)
         variables = _state(model)
-        with open(state_dir / saved["state"], "rb") as f, np.load(f) as stored:
-            values = [stored[f"v{i}"] for i in range(len(stored.files))]
+        stored = fileio.read_npz(state_dir / saved["state"])
+        values = [stored[f"v{i}"] for i in range(len(stored))]
         if [v.shape for v in values] != [tuple(v.shape) for v in variables]:
             raise ValueError("it does not fit this model")
         for variable, value in zip(variables, values):

@@ -104,7 +104,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
         targets[dataset] = runs.load_targets(sweep / dataset / "targets.npz")
         if isinstance(targets[dataset], str):
             raise ArtifactError(targets[dataset])
-    collected, images = runs.collect(sweep, spec, force, progress)
+    collected, images = runs.collect(sweep, spec, targets, force, progress)
     if not collected["runs"]:
         counts = {k: len(v) for k, v in collected.items() if v}
         raise ArtifactError(f"no run of {sweep} is usable ({', '.join(f'{n} {k}' for k, n in counts.items())}), so "
@@ -129,7 +129,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     results["penalties"] = learning.penalties(results["runs"])
     results["replication"] = replication.replication(results["runs"], results["aggregates"], config)
     results["recommendation"] = selection.recommendation(results)
-    results["gallery"] = selection.gallery_choice(sweep, results)
+    results["gallery"] = selection.gallery_choice(sweep, results, targets)
     csv_text = _csv(results["runs"])
     results["runs"], results["screened"] = runs.for_json(results["runs"]), runs.for_json(results["screened"])
     path = write_json(sweep / "results.json", _jsonable(results), compact=True)

@@ -49,8 +49,8 @@ def methods(sweep_config: dict) -> dict:
                       "rule": ("a run is screened out as collapsed when the standard deviation of its output pixels "
                                f"is below {100 * screening.SCREEN_MIN_STD_RATIO:g} % of the targets', or when its "
                                f"MSE is at least {screening.SCREEN_MAX_MSE_RATIO:g} times that of the targets' mean "
-                               "image (the best output that ignores the input); as diverged when its output is not finite. Screened-out "
-                               "runs are left out of every mean, interval and test, and listed.")},
+                               "image (the best output that ignores the input); as diverged when its output is not "
+                               "finite. Screened-out runs are left out of every mean, interval and test, and listed.")},
         "convergence_rule": {"patience": sweep_config.get("patience"),
                              "min_improvement": sweep_config.get("min_improvement"),
                              "rule": ("a run stops at the first epoch after which the best validation-loss excess "

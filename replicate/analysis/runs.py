@@ -52,11 +52,12 @@ def read_artifact(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
     return value
 
 
-def collect(sweep: Path, spec: dict, force: bool, progress=None) -> tuple[dict, dict]:
+def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool,
+            progress=None) -> tuple[dict, dict]:
     """The sweep's runs: usable ones (records), screened-out ones, and those that did not finish; plus each usable
-    run's per-image values for the image-level tests. ``progress(done, total)`` is called after each run."""
+    run's per-image values for the image-level tests. ``targets``: each dataset's uint8 test images (read by
+    :func:`load_targets`); ``progress(done, total)`` is called after each run."""
     out = {"runs": [], "screened": [], "missing": []}
-    targets: dict[str, np.ndarray | str] = {}
     images = {}
     for i, entry in enumerate(spec["runs"]):
         if progress and i:
@@ -67,11 +68,7 @@ def collect(sweep: Path, spec: dict, force: bool, progress=None) -> tuple[dict, 
         state, reason, status = _status(run_dir, entry)
         if state == "done":
             dataset = entry["dataset"]
-            if dataset not in targets:
-                targets[dataset] = load_targets(sweep / dataset / "targets.npz")
             try:
-                if isinstance(targets[dataset], str):
-                    raise ArtifactError(targets[dataset])
                 verify_artifacts(run_dir, status)
                 per_image = run_metrics(run_dir, targets[dataset], force)
                 record = run_record(ident, status, run_dir, per_image, targets[dataset])

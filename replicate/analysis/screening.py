@@ -1,6 +1,6 @@
 """Screening: is a run usable evidence, or did it collapse (a near-constant output, or no better than the mean
-image, which ignores the input) or diverge (non-finite output)? The runner writes the verdict into ``status.json``; ``evaluate`` applies
-the same rule again to every run, so older sweeps are screened too."""
+image, which ignores the input) or diverge (non-finite output)? The runner writes the verdict into
+``status.json``; ``evaluate`` applies the same rule again to every run, so older sweeps are screened too."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,15 +30,15 @@ def screen(recon, targets) -> dict:
     dict
         ``verdict`` ('usable', 'collapsed' or 'diverged'), ``reasons`` (sentences), ``output_std_ratio`` (pixel
         standard deviation of the reconstructions over the targets') and ``mse_to_constant`` (MSE over the MSE of
-        the targets' mean image, i.e. over the targets' variance across images, averaged over pixels); thresholds :data:`SCREEN_MIN_STD_RATIO` and
-        :data:`SCREEN_MAX_MSE_RATIO`.
+        the targets' mean image, i.e. over the targets' variance across images, averaged over pixels); thresholds
+        :data:`SCREEN_MIN_STD_RATIO` and :data:`SCREEN_MAX_MSE_RATIO`.
     """
     x = np.asarray(recon, dtype=np.float64)
     a = np.asarray(targets)
     a = data.to_unit(a).astype(np.float64) if a.dtype == np.uint8 else a.astype(np.float64)
     if not np.isfinite(x).all():
         return judge(None, None, finite=False)
-    return judge(float(x.std()) / float(a.std()) if a.std() > 0 else None, _ratio(float(np.mean((x - a) ** 2)), a))
+    return _against(float(x.std()), float(np.mean((x - a) ** 2)), a)
 
 
 def screen_from_metrics(per_image: dict, targets) -> dict:
@@ -46,13 +46,14 @@ def screen_from_metrics(per_image: dict, targets) -> dict:
     a = data.to_unit(np.asarray(targets)).astype(np.float64)
     mean, sq = float(np.mean(per_image["recon_mean"])), float(np.mean(per_image["recon_sq_mean"]))
     std = float(np.sqrt(max(sq - mean * mean, 0.0)))
-    return judge(std / float(a.std()) if a.std() > 0 else None, _ratio(float(np.mean(per_image["mse"])), a))
+    return _against(std, float(np.mean(per_image["mse"])), a)
 
 
-def _ratio(mse: float, a: np.ndarray) -> float | None:
-    """``mse`` over the MSE of the targets' mean image (None when every target is the same image)."""
+def _against(std: float, mse: float, a: np.ndarray) -> dict:
+    """The verdict from an output's pixel standard deviation over the targets' ``a``, and its MSE over that of the
+    targets' mean image (a ratio is None where its reference is 0)."""
     reference = float(a.reshape(len(a), -1).var(axis=0).mean())
-    return mse / reference if reference > 0 else None
+    return judge(std / float(a.std()) if a.std() > 0 else None, mse / reference if reference > 0 else None)
 
 
 def judge(std_ratio: float | None, mse_ratio: float | None, *, finite: bool = True) -> dict:

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from replicate import data, metrics, vocabulary
-from replicate.analysis.runs import load_targets
 from replicate.fileio import read_npz
 from replicate.analysis.stats import excludes_zero as _excludes_zero, finite as _finite
 from replicate.vocabulary import BASELINE
@@ -79,21 +78,17 @@ GALLERY_IMAGES = 6
 GALLERY_CROP = 12
 
 
-def gallery_choice(sweep: Path, results: dict) -> list[dict]:
-    """Per dataset, the test images the gallery shows (most midtone pixels), their crop boxes, and the run
-    (lowest finished seed) shown for each model and loss: the post's models where the sweep has them (variants
-    would repeat them), else every model."""
+def gallery_choice(sweep: Path, results: dict, targets: dict[str, np.ndarray]) -> list[dict]:
+    """Per dataset, the test images the gallery shows (most midtone pixels of ``targets``, the sweep's uint8 test
+    images), their crop boxes, and the run (lowest finished seed) shown for each model and loss: the post's models
+    where the sweep has them (variants would repeat them), else every model."""
     band = metrics.BANDS[metrics.MIDTONE]
     models = {r["model"] for r in results["runs"]}
     shown_models = (models & set(vocabulary.POST_MODELS)) or models
     out = []
     for dataset in dict.fromkeys(g[0] for g in results["groups"]):
-        targets = load_targets(sweep / dataset / "targets.npz")
-        if isinstance(targets, str):
-            out.append({"dataset": dataset, "images": None, "note": f"{dataset}: no readable targets.npz"})
-            continue
         index = read_npz(sweep / dataset / "targets.npz").get("index")
-        unit = data.to_unit(targets).astype(np.float64)
+        unit = data.to_unit(targets[dataset]).astype(np.float64)
         chosen = _pick_images(unit, band)
         shown = {}
         for r in sorted(results["runs"], key=lambda r: r["seed"]):

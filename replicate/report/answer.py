@@ -100,12 +100,18 @@ def _row(s: Results, v: dict) -> dict:
     if "difference" in v:
         d = v["difference"]
         places, dd = decimals(d.get("bce_mean"), 3), ci_decimals(d.get("difference"), d.get("ci95"))
+        p_diff, p_eq = _judged_by(v)
         row.update(n=v.get("n_seeds"), bce=fmt(d.get("bce_mean"), places), mse=fmt(d.get("mse_mean"), places),
                    diff=fmt(d.get("difference"), dd, sign=True), diff_ci=fmt_ci(d.get("ci95"), dd, sign=True),
-                   rel=pct(d.get("relative_to_mse")), p=_p(v.get("p_holm") if row["role"] == "primary"
-                                                           else d.get("p_value")),
-                   tost=_p(v.get("tost_p_holm") if row["role"] == "primary" else v["tost"].get("p_value")))
+                   rel=pct(d.get("relative_to_mse")), p=_p(p_diff), tost=_p(p_eq))
     return row
+
+
+def _judged_by(v: dict) -> tuple:
+    """(t-test p, TOST p) a verdict row is judged by: Holm-corrected for a primary row, as tested otherwise."""
+    if v.get("role", "primary") == "primary":
+        return v.get("p_holm"), v.get("tost_p_holm")
+    return v["difference"].get("p_value"), v["tost"].get("p_value")
 
 
 def _p(p) -> str:
@@ -114,7 +120,7 @@ def _p(p) -> str:
 
 def _p_is(p) -> str:
     """'< 0.001', '= 0.38' or 'not available', to follow a 'p'."""
-    return "not available" if not finite(p) else ("< 0.001" if p < 0.001 else f"= {fmt(p, sig=2)}")
+    return "not available" if not finite(p) else (_p(p) if p < 0.001 else f"= {_p(p)}")
 
 
 def sentence(s: Results, v: dict) -> str:
@@ -129,10 +135,8 @@ def sentence(s: Results, v: dict) -> str:
     status = v["status"]
     if status == "insufficient seeds":
         return text + ": too few paired seeds for a verdict."
-    primary = v.get("role") == "primary"
-    corrected = "Holm-corrected " if primary else ""
-    p_diff = _p_is(v.get("p_holm") if primary else d.get("p_value"))
-    p_eq = _p_is(v.get("tost_p_holm") if primary else v["tost"].get("p_value"))
+    corrected = "Holm-corrected " if v.get("role") == "primary" else ""
+    p_diff, p_eq = map(_p_is, _judged_by(v))
     if status == "equivalent":
         text += f": equivalent within {margin} ({corrected}TOST p {p_eq})"
         within = v.get("difference_within_margin")

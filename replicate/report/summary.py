@@ -22,12 +22,12 @@ ANSWERS = {"yes": "Yes: BCE is worse than MSE for every model.",
 
 
 def block(results: dict, source: str) -> str:
-    """The README's results block, markers included, for the parsed ``results`` (schema 3) read from ``source``.
+    """The README's results block, markers included, for the parsed ``results`` read from ``source``.
 
     Parameters
     ----------
     results : dict
-        A parsed ``results.json`` of schema 3.
+        A parsed ``results.json`` of the schema :func:`replicate.report.read_results` accepts.
     source : str
         The path of that file as the README links it (relative to the README's folder).
 
