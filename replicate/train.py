@@ -146,7 +146,7 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
     makes epoch e visit the images in the order ``permutation(seed, e)``: a resumed run sees the batches an
     uninterrupted one would. Targets are repeated for a model with ``outputs`` outputs.
 
-    On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own thread, ahead of the
+    On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own thread, two ahead of the
     step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``.
     """
     import keras
@@ -171,6 +171,9 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         ).apply(tf.data.experimental.assert_cardinality(math.ceil(n / size)))  # Keras then knows the epoch length
         options = tf.data.Options()
         options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
+        # With autotuning on, about half the epochs of a conv model ran at half speed on a 2-core machine, one
+        # core idle throughout (benchmarks/RESULTS.md); without autotuning that does not happen.
+        options.autotune.enabled = False
 
         def batch(index):
             xb = tf.gather(x, index)
@@ -178,7 +181,7 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
 
         # A sequential map: with op determinism on, tf.data rewrites a parallel one into this anyway, and logs an
         # error about the attribute the rewrite drops (use_unbounded_threadpool).
-        data = indices.map(batch).with_options(options).prefetch(tf.data.AUTOTUNE)
+        data = indices.map(batch).with_options(options).prefetch(2)
         return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):
