@@ -23,7 +23,7 @@ report: setup
 
 test: setup
 	@scripts/system-deps.sh dataset-fashion-mnist chromium
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests; the suite is missing" >&2; fi; \
 	exit $$status
 

@@ -1,10 +1,11 @@
 """The post's full protocol on this CPU: one epoch of every model at the post's batch size on all 60,000 Fashion-MNIST
-training images, BCE and MSE (side by side where the runner trains them so), on the backend the runner picks, and
-the projection to the post's epochs, set beside the arithmetic limit at the measured peak matrix-multiply rate.
+training images, BCE and MSE (side by side where the runner trains them so), trained by the runner on the backend it
+picks, and the projection to the post's epochs, set beside the arithmetic limit at the measured peak matmul rate.
 
-Each model runs in its own process (one backend per process): an untimed warm-up epoch, then ``--repeats`` timed
-epochs; the median is projected. Work is counted as in ``bench_flops.py`` (6 FLOP per multiply-add of the Dense and
-Conv2D layers). Target: the projected protocol (BCE + MSE, one seed, the post's epochs) <= 60 minutes.
+Each model runs in its own process (one backend per process): the runner trains ``--repeats`` + 2 epochs; the first
+(compiling) and the last (writing the run's artifacts) are not timed, the median of the others is projected. An
+epoch is timed as a real run spends it, with its validation on the 10,000 test images, checkpoint and saturation
+probe. Work is counted as in ``bench_flops.py`` (6 FLOP per multiply-add of the Dense and Conv2D layers). Target: the projected protocol (BCE + MSE, one seed, the post's epochs) <= 60 minutes.
 
     python benchmarks/bench_protocol.py [--repeats 2]
 """
@@ -25,31 +26,31 @@ MODELS = ("simple", "sparse", "deep", "conv", "denoising", "vae")
 
 
 def worker(model: str, repeats: int) -> dict:
-    """Epoch seconds of BCE and MSE on ``model`` at the post's protocol, in this process's backend."""
+    """Epoch seconds of BCE and MSE on ``model`` at the post's protocol, trained by the runner
+    (``train.train_side_by_side``, with its per-epoch validation, checkpoint and probe) in this process's backend."""
+    import tempfile
+
     import keras
 
     from bench_flops import macs_per_sample, peak_matmul
     from replicate import config, data, models, train
 
-    cfgs = [config.protocol_run(model, dataset="fashion_mnist", loss=loss, seed=0,
+    cfgs = [config.protocol_run(model, dataset="fashion_mnist", loss=loss, seed=0, epochs=repeats + 2,
                                 backend=keras.backend.backend()) for loss in ("bce", "mse")]
     x_train, x_test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
     groups = [cfgs] if train.fusable(cfgs[0]) else [[c] for c in cfgs]
     seconds = []
     for group in groups:
-        builts, model_ = train.build_fused(group, train.run_seed(group[0]))
-        arrays = train.prepare(group[0], x_train, x_test, builts[0].flat)
-        y = arrays.y_train if len(group) == 1 else [arrays.y_train] * len(group)
-        stamps = []
-        clock = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: stamps.append(time.perf_counter()),
-                                               on_epoch_end=lambda e, logs: stamps.append(time.perf_counter()))
-        model_.fit(arrays.x_train, y, epochs=repeats + 1, batch_size=group[0].batch_size, shuffle=True, verbose=0,
-                   callbacks=[clock])
-        epochs = [stamps[2 * i + 1] - stamps[2 * i] for i in range(1, repeats + 1)]
+        stamps = [time.perf_counter()]
+        with tempfile.TemporaryDirectory() as out:
+            train.train_side_by_side(group, [f"{out}/{c.loss}" for c in group], f"{out}/state", x_train, x_test,
+                                     lambda epoch, rows: stamps.append(time.perf_counter()))
+        epochs = [b - a for a, b in zip(stamps[1:-2], stamps[2:-1])]  # not the first (compiling) nor the last
         seconds.append(statistics.median(epochs))
     macs = macs_per_sample(models.build(model).autoencoder)
     return {"backend": keras.backend.backend(), "epoch_s": sum(seconds), "groups": len(groups),
-            "post_epochs": cfgs[0].epochs, "batch_size": cfgs[0].batch_size, "images": len(x_train),
+            "post_epochs": config.protocol_run(model, dataset="fashion_mnist", loss="bce", seed=0).epochs,
+            "batch_size": cfgs[0].batch_size, "images": len(x_train),
             "train_flops_per_epoch": 6 * macs * len(x_train) * 2, "peak": peak_matmul(3)["peak_flops"]}
 
 

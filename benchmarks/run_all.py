@@ -1,4 +1,4 @@
-"""Run the six benchmarks, each in its own process, and print their figures; each writes its JSON under
+"""Run the seven benchmarks, each in its own process, and print their figures; each writes its JSON under
 ``benchmarks/results/``. Exits non-zero if a benchmark misses its target or fails.
 
     python benchmarks/run_all.py [--quick]
@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_train", "bench_sweep", "bench_metrics", "bench_main_job", "bench_flops", "bench_protocol")
+BENCHMARKS = ("bench_train", "bench_sweep", "bench_metrics", "bench_main_job", "bench_flops", "bench_protocol",
+              "bench_feed")
 
 
 def main(argv=None) -> int:
