@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
 
-from common import interleaved, medians, parser, ratio, save  # noqa: E402
+from common import interleaved, medians, parser, ratio, runner_epochs, save  # noqa: E402
 from replicate import config, data, train  # noqa: E402
-
-EPOCHS_LOG: dict[str, list] = {"autotune_off": [], "autotune_on": []}
 
 
 def cpu_times() -> list[int]:
@@ -25,8 +22,9 @@ def cpu_times() -> list[int]:
         return [int(v) for v in f.readline().split()[1:]]
 
 
-def run(autotune: bool, cfgs, x_train, x_test) -> float:
-    """Seconds of one training of ``cfgs`` by the runner, its feed's autotuning as given; logs its epochs."""
+def run(autotune: bool, cfgs, x_train, x_test, log: list) -> float:
+    """Seconds of one training of ``cfgs`` by the runner, its feed's autotuning as given; appends its epochs'
+    seconds and idle CPU shares to ``log``."""
     import tensorflow as tf
 
     feed = train.epoch_feed
@@ -37,19 +35,16 @@ def run(autotune: bool, cfgs, x_train, x_test) -> float:
         options.autotune.enabled = autotune
         return dataset.with_options(options), set_epoch
 
-    marks = [(time.perf_counter(), cpu_times())]
     train.epoch_feed = switched
     try:
-        with tempfile.TemporaryDirectory() as out:
-            train.train_side_by_side(cfgs, [f"{out}/{c.loss}" for c in cfgs], f"{out}/state", x_train, x_test,
-                                     lambda epoch, rows: marks.append((time.perf_counter(), cpu_times())))
+        marks = runner_epochs(cfgs, x_train, x_test, lambda: (time.perf_counter(), cpu_times()))
     finally:
         train.epoch_feed = feed
     epochs = []
     for (t0, c0), (t1, c1) in zip(marks, marks[1:]):
         delta = [b - a for a, b in zip(c0, c1)]
         epochs.append({"s": round(t1 - t0, 3), "idle": round(delta[3] / max(sum(delta), 1), 3)})
-    EPOCHS_LOG["autotune_on" if autotune else "autotune_off"].append(epochs)
+    log.append(epochs)
     return marks[-1][0] - marks[0][0]
 
 
@@ -59,13 +54,13 @@ def main(argv=None) -> int:
                             backend="tensorflow")
     cfgs = sweep.runs()
     x_train, x_test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
-    times = interleaved({"autotune_on": lambda: run(True, cfgs, x_train, x_test),
-                         "autotune_off": lambda: run(False, cfgs, x_train, x_test)}, args.repeats,
-                        warmup=lambda: run(False, cfgs, x_train, x_test))
-    EPOCHS_LOG["autotune_off"].pop(0)  # the warm-up's
+    log: dict[str, list] = {"autotune_on": [], "autotune_off": []}
+    times = interleaved({"autotune_on": lambda: run(True, cfgs, x_train, x_test, log["autotune_on"]),
+                         "autotune_off": lambda: run(False, cfgs, x_train, x_test, log["autotune_off"])},
+                        args.repeats, warmup=lambda: run(False, cfgs, x_train, x_test, []))
     speedup = ratio(times, "autotune_on", "autotune_off")
-    slow = {k: sum(e["idle"] > 0.3 for run_ in v for e in run_[1:-1]) for k, v in EPOCHS_LOG.items()}
-    middle = {k: sum(len(run_) - 2 for run_ in v) for k, v in EPOCHS_LOG.items()}
+    slow = {k: sum(e["idle"] > 0.3 for run_ in v for e in run_[1:-1]) for k, v in log.items()}
+    middle = {k: sum(len(run_) - 2 for run_ in v) for k, v in log.items()}
     m = medians(times)
     print(f"conv, BCE + MSE side by side, {cfgs[0].epochs} epochs x {cfgs[0].train_limit} images, median of "
           f"{args.repeats}: autotuning on {m['autotune_on']:.1f} s, off {m['autotune_off']:.1f} s -> "
@@ -74,7 +69,7 @@ def main(argv=None) -> int:
     print("  middle epochs (neither compiling nor writing artifacts) with > 30 % of the CPU idle: "
           + ", ".join(f"{k} {slow[k]} of {middle[k]}" for k in slow))
     save("tf_feed", {"sweep": sweep.to_dict(), "repeats": args.repeats, "seconds": times, "median_s": m,
-                     "off_speedup": speedup, "epochs": EPOCHS_LOG, "idle_middle_epochs": slow,
+                     "off_speedup": speedup, "epochs": log, "idle_middle_epochs": slow,
                      "middle_epochs": middle})
     return 0
 

@@ -5,7 +5,8 @@ picks, and the projection to the post's epochs, set beside the arithmetic limit 
 Each model runs in its own process (one backend per process): the runner trains ``--repeats`` + 2 epochs; the first
 (compiling) and the last (writing the run's artifacts) are not timed, the median of the others is projected. An
 epoch is timed as a real run spends it, with its validation on the 10,000 test images, checkpoint and saturation
-probe. Work is counted as in ``bench_flops.py`` (6 FLOP per multiply-add of the Dense and Conv2D layers). Target: the projected protocol (BCE + MSE, one seed, the post's epochs) <= 60 minutes.
+probe. Work is counted as in ``bench_flops.py`` (6 FLOP per multiply-add of the Dense and Conv2D layers).
+Target: the projected protocol (BCE + MSE, one seed, the post's epochs) <= 60 minutes.
 
     python benchmarks/bench_protocol.py [--repeats 2]
 """
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import parser, save
+from common import parser, runner_epochs, save
 
 TARGET_MINUTES = 60
 MODELS = ("simple", "sparse", "deep", "conv", "denoising", "vae")
@@ -28,8 +29,6 @@ MODELS = ("simple", "sparse", "deep", "conv", "denoising", "vae")
 def worker(model: str, repeats: int) -> dict:
     """Epoch seconds of BCE and MSE on ``model`` at the post's protocol, trained by the runner
     (``train.train_side_by_side``, with its per-epoch validation, checkpoint and probe) in this process's backend."""
-    import tempfile
-
     import keras
 
     from bench_flops import macs_per_sample, peak_matmul
@@ -41,10 +40,7 @@ def worker(model: str, repeats: int) -> dict:
     groups = [cfgs] if train.fusable(cfgs[0]) else [[c] for c in cfgs]
     seconds = []
     for group in groups:
-        stamps = [time.perf_counter()]
-        with tempfile.TemporaryDirectory() as out:
-            train.train_side_by_side(group, [f"{out}/{c.loss}" for c in group], f"{out}/state", x_train, x_test,
-                                     lambda epoch, rows: stamps.append(time.perf_counter()))
+        stamps = runner_epochs(group, x_train, x_test)
         epochs = [b - a for a, b in zip(stamps[1:-2], stamps[2:-1])]  # not the first (compiling) nor the last
         seconds.append(statistics.median(epochs))
     macs = macs_per_sample(models.build(model).autoencoder)

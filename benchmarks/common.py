@@ -27,6 +27,20 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def runner_epochs(cfgs, x_train, x_test, stamp: Callable[[], object] = time.perf_counter) -> list:
+    """Train ``cfgs`` (the losses of one model and seed) with the runner (``train.train_side_by_side``) into a
+    temporary folder; return ``stamp()`` taken before training and at the end of every epoch."""
+    import tempfile
+
+    from replicate import train
+
+    marks = [stamp()]
+    with tempfile.TemporaryDirectory() as out:
+        train.train_side_by_side(cfgs, [f"{out}/{c.loss}" for c in cfgs], f"{out}/state", x_train, x_test,
+                                 lambda epoch, rows: marks.append(stamp()))
+    return marks
+
+
 def interleaved(contenders: dict[str, Callable[[], float]], repeats: int,
                 warmup: Callable[[], object] | None = None) -> dict[str, list[float]]:
     """Seconds per repetition of each contender, run in turn (A B C A B C ...) so that drifting load on the machine
