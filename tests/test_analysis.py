@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -454,3 +455,29 @@ def test_cli_evaluate_exits_2_on_a_damaged_sweep(tmp_path, capsys):
     (root / "sweep.json").write_text("{}", encoding="utf-8")
     assert cli.main(["evaluate", str(root)]) == 2
     assert "sweep.json (the sweep index) lacks config, runs" in capsys.readouterr().err
+
+
+def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, monkeypatch):
+    """A sweep large enough has its runs' metrics computed in worker processes first; results.json is then
+    byte-identical to computing them in this process, failed, pending, collapsed and damaged runs included."""
+    from replicate.analysis import runs
+
+    def sweep():  # the same folder both times: a damaged run's reason names its path
+        shutil.rmtree(tmp_path / "sweep", ignore_errors=True)
+        root = write_fake_sweep(tmp_path / "sweep", seeds=(0, 1, 2, 3), failed=[("simple", "mse", 1)],
+                                missing=[("simple", "bce", 3)], constant=[("simple", "mse", 2)])
+        (root / "fashion_mnist/simple/bce/seed2/model.keras").write_bytes(b"not a zip archive")
+        return root
+
+    monkeypatch.setattr(runs, "PARALLEL_FROM_IMAGES", 10**12)
+    here = analysis.evaluate_sweep(sweep()).read_bytes()
+    monkeypatch.setattr(runs, "PARALLEL_FROM_IMAGES", 0)
+    root = sweep()
+    spec = json.loads((root / "sweep.json").read_text())
+    targets = {"fashion_mnist": runs.load_targets(root / "fashion_mnist/targets.npz")}
+    done = runs._compute_metrics_in_parallel(root, spec, targets, False, None)
+    assert done == {f"fashion_mnist/simple/{loss}/seed{seed}" for loss, seed in
+                    [("bce", 0), ("bce", 1), ("mse", 0), ("mse", 2), ("mse", 3)]}  # not failed, pending, damaged
+    assert all((root / path / "metrics.npz").exists() for path in done)
+    workers = analysis.evaluate_sweep(root, force=True)
+    assert workers.read_bytes() == here
