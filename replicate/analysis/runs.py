@@ -120,7 +120,7 @@ def _compute_metrics_in_parallel(sweep: Path, spec: dict, targets: dict, force: 
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         jobs = {pool.submit(_cache_metrics, sweep / e["path"], targets[e["dataset"]]): e["path"] for e in todo}
         for n, job in enumerate(as_completed(jobs), 1):
-            if job.result():
+            if job.exception() is None and job.result():  # a worker that died leaves its runs to collect()
                 done.add(jobs[job])
             if progress:
                 progress(n, len(todo))
