@@ -6,8 +6,8 @@ SWEEP  ?= runs/quick-fashion_mnist
 # The exact versions `make` installs (Python 3.11, Linux x86_64, CPU builds); `make lock` upgrades them.
 # `LOCK=` (empty) installs the newest versions pyproject.toml allows instead, e.g. on another platform.
 LOCK   ?= requirements.lock
-UV     := build/uv/bin/uv
 UV_VERSION := 0.13.9
+UV     := build/uv-$(UV_VERSION)/bin/uv
 # pip's notes on running as root and on its own updates are not about this project.
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -53,8 +53,8 @@ lock: $(UV)
 		--upgrade --quiet --custom-compile-command 'make lock' -o requirements.lock
 
 $(UV):
-	$(PYTHON) -m venv build/uv
-	build/uv/bin/python -m pip install -q uv==$(UV_VERSION)
+	$(PYTHON) -m venv build/uv-$(UV_VERSION)
+	build/uv-$(UV_VERSION)/bin/python -m pip install -q uv==$(UV_VERSION)
 
 data: setup
 	@scripts/system-deps.sh dataset-fashion-mnist

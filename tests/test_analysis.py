@@ -472,6 +472,9 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
     monkeypatch.setattr(runs, "PARALLEL_FROM_IMAGES", 10**12)
     here = analysis.evaluate_sweep(sweep()).read_bytes()
     monkeypatch.setattr(runs, "PARALLEL_FROM_IMAGES", 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # two workers, whatever this machine has
+    scored_here = []
+    monkeypatch.setattr(runs.metrics, "evaluate", lambda *a: scored_here.append(a))  # this process, not workers
     root = sweep()
     spec = json.loads((root / "sweep.json").read_text())
     targets = {"fashion_mnist": runs.load_targets(root / "fashion_mnist/targets.npz")}
@@ -479,5 +482,5 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
     assert done == {f"fashion_mnist/simple/{loss}/seed{seed}" for loss, seed in
                     [("bce", 0), ("bce", 1), ("mse", 0), ("mse", 2), ("mse", 3)]}  # not failed, pending, damaged
     assert all((root / path / "metrics.npz").exists() for path in done)
-    workers = analysis.evaluate_sweep(root, force=True)
-    assert workers.read_bytes() == here
+    assert analysis.evaluate_sweep(root, force=True).read_bytes() == here
+    assert scored_here == []  # every scoreable run was scored by the workers and read back from its cache

@@ -61,7 +61,7 @@ def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool
     images = {}
     computed = _compute_metrics_in_parallel(sweep, spec, targets, force, progress)
     for i, entry in enumerate(spec["runs"]):
-        if progress and i and not computed:
+        if progress and i and spec["runs"][i - 1]["path"] not in computed:
             progress(i, len(spec["runs"]))
         ident = {k: entry[k] for k in IDENTITY}
         ident["path"] = entry["path"]
@@ -105,19 +105,21 @@ def _compute_metrics_in_parallel(sweep: Path, spec: dict, targets: dict, force: 
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    todo = []
-    for entry in spec["runs"]:
-        run_dir = sweep / entry["path"]
-        cache, recon = run_dir / "metrics.npz", run_dir / "reconstructions.npz"
-        if entry.get("dataset") in targets and (run_dir / "status.json").exists() and recon.exists() and (
-                force or not cache.exists() or cache.stat().st_mtime_ns < recon.stat().st_mtime_ns):
-            todo.append(entry)
-    workers = min(os.cpu_count() or 1, len(todo))
+    todo = [e for e in spec["runs"] if e.get("dataset") in targets and (sweep / e["path"] / "status.json").exists()
+            and (sweep / e["path"] / "reconstructions.npz").exists()
+            and (force or _cached_metrics(sweep / e["path"]) is None)]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cores, len(todo))  # the cores this process may use (under Slurm or taskset, not the host's)
     if sum(len(targets[e["dataset"]]) for e in todo) < PARALLEL_FROM_IMAGES or workers < 2:
         return set()
     done = set()
-    # spawn, not fork: the caller may hold a deep-learning backend's threads, which a forked child would inherit.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    try:
+        # spawn, not fork: the caller may hold a deep-learning backend's threads, which a forked child would inherit.
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    except (OSError, NotImplementedError, AssertionError) as err:  # no semaphores here, or a daemonic process
+        print(f"note: scoring in one process ({type(err).__name__}: {err})", flush=True)
+        return set()
+    with pool:
         jobs = {pool.submit(_cache_metrics, sweep / e["path"], targets[e["dataset"]]): e["path"] for e in todo}
         for n, job in enumerate(as_completed(jobs), 1):
             if job.exception() is None and job.result():  # a worker that died leaves its runs to collect()
@@ -193,10 +195,11 @@ class _NonFinite(ValueError):
     """A run's reconstructions hold NaN or infinity: it diverged."""
 
 
-def run_metrics(run_dir: Path, targets: np.ndarray, force: bool) -> dict[str, np.ndarray]:
-    """Per-image metrics of one run, from ``metrics.npz`` when it is current, else computed and cached."""
+def _cached_metrics(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """A run's per-image metrics from its ``metrics.npz`` when that is current (newer than the reconstructions, of
+    this metrics version, complete and readable); else None."""
     cache, recon_path = run_dir / "metrics.npz", run_dir / "reconstructions.npz"
-    if not force and cache.exists() and cache.stat().st_mtime_ns >= recon_path.stat().st_mtime_ns:
+    if cache.exists() and cache.stat().st_mtime_ns >= recon_path.stat().st_mtime_ns:
         try:
             z = read_npz(cache)
             if "metrics_version" in z and int(z["metrics_version"]) == metrics.METRICS_VERSION \
@@ -204,6 +207,15 @@ def run_metrics(run_dir: Path, targets: np.ndarray, force: bool) -> dict[str, np
                 return {k: z[k] for k in metrics.PER_IMAGE_KEYS}
         except (OSError, ValueError):
             pass  # a damaged cache is recomputed
+    return None
+
+
+def run_metrics(run_dir: Path, targets: np.ndarray, force: bool) -> dict[str, np.ndarray]:
+    """Per-image metrics of one run, from ``metrics.npz`` when it is current, else computed and cached."""
+    cache, recon_path = run_dir / "metrics.npz", run_dir / "reconstructions.npz"
+    cached = None if force else _cached_metrics(run_dir)
+    if cached is not None:
+        return cached
     try:
         recon = read_npz(recon_path, ("recon",))["recon"]
     except (OSError, ValueError) as err:
