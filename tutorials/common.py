@@ -70,10 +70,13 @@ def run_config(args: argparse.Namespace, model: str) -> RunConfig:
 
 @contextlib.contextmanager
 def exit_on_data_error():
-    """A missing or corrupt dataset ends the script with its explanation and exit status 2."""
+    """A missing or corrupt dataset, or a sweep with nothing to evaluate, ends the script with its explanation
+    and exit status 2, as ``replicate`` itself ends."""
+    from replicate.analysis import ArtifactError
+
     try:
         yield
-    except data.DataError as err:
+    except (data.DataError, ArtifactError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
