@@ -1,4 +1,5 @@
 """A sweep of runs: resume after a kill, changed settings refused, failed runs recorded, units of work."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 from replicate import cli, config, fileio, losses, sweep
 
 
+@pytest.mark.slow  # the kills at chosen instants below, and the resumes in test_train.py, cover it in the suite
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     """A run killed with SIGKILL mid-training resumes from its last epoch and ends bit-identical."""
     args = ["run", "--profile", "smoke", "--models", "simple", "--losses", "bce", "--backend", "tensorflow",
@@ -101,16 +103,31 @@ def _same_runs(out: Path, reference: Path) -> None:
     assert not (out / ".locks").exists()
 
 
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """``killed(when, nth)``: a sweep folder as GROUP leaves it when SIGKILL hits at that write (tests/kill_driver.py),
+    made once per module and copied for each test, which may change its copy."""
+    made = {}
+
+    def copy(when: str, nth: int, to: Path) -> Path:
+        if (when, nth) not in made:
+            out = tmp_path_factory.mktemp("killed") / "sweep"
+            done = subprocess.run([sys.executable, str(ROOT / "tests/kill_driver.py"), when, str(nth), "--", *GROUP,
+                                   "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+            assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+            made[when, nth] = out
+        return Path(shutil.copytree(made[when, nth], to, symlinks=True))
+
+    return copy
+
+
 @pytest.mark.parametrize("when,nth", [("checkpoint-npz", 2), ("checkpoint-json", 3), ("status", 1)],
                          ids=["inside a checkpoint write", "between state and pointer", "between status writes"])
-def test_a_kill_at_any_instant_then_the_same_command_ends_bit_identical(tmp_path, uninterrupted, when, nth):
+def test_a_kill_at_any_instant_then_the_same_command_ends_bit_identical(tmp_path, uninterrupted, killed, when, nth):
     """SIGKILL inside a checkpoint write (its temporary file on disk), between a checkpoint's state and its pointer,
     or between the status writes of a side-by-side group: the same command then finishes the group as one unit,
     bit-identical to an uninterrupted run, with no temporary file, checkpoint or lock left."""
-    out = tmp_path / "sweep"
-    killed = subprocess.run([sys.executable, str(ROOT / "tests/kill_driver.py"), when, str(nth), "--", *GROUP,
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    out = killed(when, nth, tmp_path / "sweep")
     if when == "status":
         assert sweep.run_status(out / "synthetic/simple/bce/seed0") == "done"
         assert sweep.run_status(out / "synthetic/simple/huber/seed0") == "pending"
@@ -120,11 +137,9 @@ def test_a_kill_at_any_instant_then_the_same_command_ends_bit_identical(tmp_path
     _same_runs(out, uninterrupted)
 
 
-def test_a_damaged_side_by_side_checkpoint_is_removed_and_the_group_trained_again(tmp_path, uninterrupted, capsys):
-    out = tmp_path / "sweep"
-    killed = subprocess.run([sys.executable, str(ROOT / "tests/kill_driver.py"), "checkpoint-json", "3", "--",
-                             *GROUP, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
-    assert killed.returncode == -signal.SIGKILL
+def test_a_damaged_side_by_side_checkpoint_is_removed_and_the_group_trained_again(tmp_path, uninterrupted, killed,
+                                                                                 capsys):
+    out = killed("checkpoint-json", 3, tmp_path / "sweep")
     (state,) = out.rglob("checkpoint.json")
     (state.parent / fileio.read_json(state)["state"]).write_bytes(b"PK\x03\x04 truncated")
     for _ in range(2):  # the same command, again: it does not fail forever
