@@ -55,7 +55,7 @@ def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsh
 def test_a_shard_with_other_settings_or_a_live_writer_is_refused(tmp_path, capsys):
     out = tmp_path / "sweep"
     one_epoch = [*SMALL, "--epochs", "1", "--out", str(out), "--no-report"]
-    assert cli.main([*one_epoch, "--shard", "1/2"]) != 2  # trained (its runs screened out, after one epoch)
+    assert cli.main([*one_epoch, "--shard", "1/2"]) == cli.EXIT_FAILED_RUNS + 3  # its 3 runs: screened out
     assert "(shard 1/2: 3 of 4)" in capsys.readouterr().out
 
     assert cli.main([*SMALL, "--epochs", "2", "--out", str(out), "--shard", "2/2"]) == 2  # other settings

@@ -10,7 +10,7 @@ Description: Trains one of the post's models (the simple one by default) once pe
 Expected result: the post has no number for this; it uses BCE throughout. The script prints each
     loss's midtone RMSE and writes an HTML report with the full comparison. On MNIST, whose pixels
     are mostly exact black or white, few pixels are midtones; Fashion-MNIST (--dataset
-    fashion_mnist) has many more. Run with --quick for a check on synthetic images, one epoch per loss.
+    fashion_mnist) has many more. Run with --quick for a check on synthetic images (a few epochs per loss).
 """
 
 """
@@ -72,6 +72,11 @@ sweep_dir = args.out / "runs" / f"loss_comparison_{args.model}_{args.dataset}_{e
 print(f"{len(plan.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
 with common.exit_on_data_error():
     counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
+if not counts["usable"]:  # the same command would only reuse them: more epochs make new runs, in a new folder
+    print(f"error: none of the {counts['runs']} runs is usable ({counts['failed']} failed, {counts['screened']} "
+          f"screened out; their status.json says why), so there is nothing to compare. Train longer "
+          f"(--epochs more than {epochs}).", file=sys.stderr)
+    sys.exit(2)
 if counts["failed"] or counts["screened"]:
     print(f"{counts['failed']} run(s) failed and {counts['screened']} were screened out; their status.json says "
           "why. The others are compared below.", file=sys.stderr)
@@ -84,7 +89,7 @@ writes `results.json`. Its `aggregates` hold, per loss, the mean over seeds of e
 one printed here is the RMSE on midtone target pixels, where binary cross-entropy is said to blur.
 """
 
-with common.exit_on_data_error():  # e.g. every run screened out: nothing to compare
+with common.exit_on_data_error():  # a damaged run's artifacts
     results = fileio.read_json(analysis.evaluate_sweep(sweep_dir))
 rows = {a["loss"]: a for a in results["aggregates"] if a["model"] == args.model and a["dataset"] == args.dataset}
 bce_mid = rows["bce"]["metrics"]["rmse_midtone"]["mean"] if "bce" in rows else None

@@ -70,8 +70,8 @@ def run_config(args: argparse.Namespace, model: str) -> RunConfig:
 
 @contextlib.contextmanager
 def exit_on_data_error():
-    """A missing or corrupt dataset, or a sweep with nothing to evaluate, ends the script with its explanation
-    and exit status 2, as ``replicate`` itself ends."""
+    """A missing or corrupt dataset, or run artifacts that cannot be evaluated, end the script with the
+    explanation and exit status 2, as ``replicate evaluate`` ends."""
     from replicate.analysis import ArtifactError
 
     try:
