@@ -89,7 +89,7 @@ writes `results.json`. Its `aggregates` hold, per loss, the mean over seeds of e
 one printed here is the RMSE on midtone target pixels, where binary cross-entropy is said to blur.
 """
 
-with common.exit_on_data_error():  # a damaged run's artifacts
+with common.exit_on_data_error(analysis.ArtifactError):  # a damaged run's artifacts, as `replicate evaluate` says
     results = fileio.read_json(analysis.evaluate_sweep(sweep_dir))
 rows = {a["loss"]: a for a in results["aggregates"] if a["model"] == args.model and a["dataset"] == args.dataset}
 bce_mid = rows["bce"]["metrics"]["rmse_midtone"]["mean"] if "bce" in rows else None

@@ -69,14 +69,12 @@ def run_config(args: argparse.Namespace, model: str) -> RunConfig:
 
 
 @contextlib.contextmanager
-def exit_on_data_error():
-    """A missing or corrupt dataset, or run artifacts that cannot be evaluated, end the script with the
-    explanation and exit status 2, as ``replicate evaluate`` ends."""
-    from replicate.analysis import ArtifactError
-
+def exit_on_data_error(*also: type[Exception]):
+    """A missing or corrupt dataset (or an error of the types in ``also``) ends the script with its explanation
+    and exit status 2."""
     try:
         yield
-    except (data.DataError, ArtifactError) as err:
+    except (data.DataError, *also) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
