@@ -7,7 +7,7 @@ The folder is a store that is trusted only as far as it checks out: a writer hol
 a finished run is reused only if its recorded config equals the requested one; a damaged status or checkpoint is
 named and its run trained again. Each model trains on its own Keras backend (``config.backend_for``); a process can
 hold one backend only, so the units of the other backend run in a child process (``python -m replicate.sweep``) on
-the same folder, under the parent's lock. Training one unit is :mod:`replicate.train`'s job; metrics and the
+the same folder, under the parent's lock, at the same time as the parent's own. Training one unit is :mod:`replicate.train`'s job; metrics and the
 report come later, from the files.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ from replicate.lock import SweepLock
 
 #: The flag that lets a sweep replace finished runs made with other settings.
 DISCARD_FLAG = "--discard-changed"
+#: Seconds a child may take to stop on the terminal's Ctrl-C before the parent sends it one more.
+CHILD_GRACE_S = 5.0
 
 
 def run_status(run_dir: Path) -> str:
@@ -94,16 +97,30 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         log(f"sweep {sweep.profile}: {len(mine)} runs{where} ({len(mine) - len(todo)} already done) on "
             f"{sweep.dataset}, device {prov['device']}, backend {' and '.join(backends) or sweep.backend}"
             + (", losses of a model and seed trained side by side" if fuse else ""))
-        first = 1
+        here = next((b for b in backends if _can_run_here(b)), None)
+        blocks, first = {}, 1
         for backend in backends:
             theirs = [unit for unit in pending if unit[0].backend == backend]
             count = sum(1 for unit in theirs for r in unit if r in todo)
-            if _can_run_here(backend):
-                os.environ["KERAS_BACKEND"] = backend
-                train_units(theirs, out, data_dir=data_dir, log=log, first=first, total=len(todo))
-            else:
-                _train_in_child(theirs, out, backend, data_dir=data_dir, first=first, total=len(todo))
-            first += count
+            blocks[backend], first = (theirs, first, first + count - 1), first + count
+        # The backends train at the same time, one process each: a small model leaves much of a core idle
+        # (tracing, Python between steps), and the results do not depend on what else runs.
+        children = [_start_child(theirs, out, backend, data_dir=data_dir, first=start, last=last, total=len(todo),
+                                 progress=here is None and k == 0)
+                    for k, (backend, (theirs, start, last)) in enumerate(
+                        (b, v) for b, v in blocks.items() if b != here)]
+        try:
+            if here is not None:
+                os.environ["KERAS_BACKEND"] = here
+                theirs, start, last = blocks[here]
+                train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo))
+        except BaseException as err:
+            _interrupt(children, already=isinstance(err, KeyboardInterrupt))
+            raise
+        finally:
+            codes = [(child.wait(), backend) for child, backend in children]
+        for code, backend in codes:
+            _check_child(code, backend)
         prov["finished"] = provenance.now()
         fileio.write_json(provenance_path(out, shard), prov)
         return tally(out, mine)
@@ -223,14 +240,19 @@ def pending_units(units: list[list[RunConfig]], out: Path) -> list[list[RunConfi
 
 
 def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: Callable[[str], None] = print,
-                first: int = 1, total: int | None = None) -> None:
-    """Train these units of the sweep in ``out``, in this process, printing a line per run."""
+                first: int = 1, last: int | None = None, total: int | None = None, progress: bool = True) -> None:
+    """Train these units of the sweep in ``out``, in this process, printing a line per run: they are runs
+    ``first`` to ``last`` of ``total``. ``progress``: draw a progress line on a terminal (one process at a time)."""
     from replicate.train import train_side_by_side
 
     sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
     train = data.to_unit(data.load_uint8(sweep.dataset, "train", data_dir=data_dir)[0])
     test = data.to_unit(data.load_uint8(sweep.dataset, "test", data_dir=data_dir)[0])
     total = total or sum(len(u) for u in units)
+    last = last or total
+    tty = sys.stdout.isatty()
+    lead = "\r\x1b[K" if tty and not progress else ""  # first clear the progress line another process draws
+    progress = progress and tty
     spent: list[float] = []
     i = first - 1
     for group in units:
@@ -238,10 +260,10 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
         start, i = i + 1, i + len(todo)
         label = f"[{start}/{total}]" if len(todo) == 1 else f"[{start}-{i}/{total}]"
         label += f" {group[0].model}/{'+'.join(c.loss for c in todo)} seed {group[0].seed}"
-        eta = _eta(spent, total - start + 1)
+        eta = _eta(spent, last - start + 1)
 
         def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
-            if sys.stdout.isatty():
+            if progress:
                 row = next((r for r in rows if r), None) or {"loss": float("nan"), "val_loss": float("nan")}
                 print(f"\r{label} epoch {epoch}/{epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
                       f" | sweep ETA {eta}", end="", flush=True)
@@ -263,7 +285,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                     fileio.write_json(run_dir / "status.json", statuses[0])
         took = time.perf_counter() - t0
         spent += [took / len(todo)] * len(todo)
-        if sys.stdout.isatty():
+        if progress:
             print("\r", end="")
         for j, (cfg, status) in enumerate((c, s) for c, s in zip(group, statuses) if c in todo):
             if status["status"] == "done":
@@ -273,9 +295,9 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                     tail += f" SCREENED OUT: {status['screen']['verdict']}"
             else:
                 tail = f"FAILED: {status['reason']}"
-            log(f"[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
+            log(f"{lead}[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
                 f"{cfg.epochs} {tail} ({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
-                f"| sweep ETA {_eta(spent, total - i)}")
+                f"| sweep ETA {_eta(spent, last - i)}")
         sys.stdout.flush()
 
 
@@ -284,21 +306,42 @@ def _relative(text: str, out: Path) -> str:
     return text.replace(str(out.resolve()), out.name).replace(str(out), out.name)
 
 
-def _train_in_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_dir, first: int,
-                    total: int) -> None:
-    """Train ``units`` in a child process on ``backend`` (a process holds one Keras backend), in this folder."""
+def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_dir, first: int, last: int,
+                 total: int, progress: bool) -> tuple[subprocess.Popen, str]:
+    """Start training ``units`` in a child process on ``backend`` (a process holds one Keras backend), in this
+    folder; ``progress``: it may draw the terminal's progress line (one process at a time does)."""
     spec = json.dumps([[c.path for c in unit] for unit in units])
-    argv = [sys.executable, "-m", "replicate.sweep", str(out), "--first", str(first), "--total", str(total),
-            "--units", spec]
+    argv = [sys.executable, "-m", "replicate.sweep", str(out), "--first", str(first), "--last", str(last),
+            "--total", str(total), "--units", spec]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
+    if not progress:
+        argv.append("--no-progress")
     sys.stdout.flush()
-    code = subprocess.run(argv, env={**os.environ, "KERAS_BACKEND": backend}).returncode
+    return subprocess.Popen(argv, env={**os.environ, "KERAS_BACKEND": backend}), backend
+
+
+def _interrupt(children: list[tuple[subprocess.Popen, str]], already: bool) -> None:
+    """Stop the children at their next safe point, as Ctrl-C does (the same command resumes). ``already``: a
+    Ctrl-C on the terminal reached them too, so only those still running after a few seconds get one more."""
+    if already:
+        deadline = time.monotonic() + CHILD_GRACE_S
+        for child, _ in children:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+    for child, _ in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+
+
+def _check_child(code: int, backend: str) -> None:
     if code == 130:
         raise KeyboardInterrupt
     if code != 0:
-        raise RuntimeError(f"the {backend} worker for {len(units)} unit(s) stopped with exit status {code}; run the "
-                           "same command again to resume")
+        raise RuntimeError(f"the {backend} worker stopped with exit status {code}; run the same command again to "
+                           "resume")
 
 
 def tally(out: Path, runs: list[RunConfig]) -> dict[str, int]:
@@ -337,14 +380,17 @@ def _worker(argv: list[str] | None = None) -> int:
     p.add_argument("out")
     p.add_argument("--units", required=True, help="JSON list of units, each a list of run paths")
     p.add_argument("--first", type=int, default=1)
+    p.add_argument("--last", type=int)
     p.add_argument("--total", type=int)
     p.add_argument("--data-dir")
+    p.add_argument("--no-progress", action="store_true", help="another process draws the progress line")
     args = p.parse_args(argv)
     out = Path(args.out)
     runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
     units = [[runs[path] for path in unit] for unit in json.loads(args.units)]
     try:
-        train_units(units, out, data_dir=args.data_dir, first=args.first, total=args.total)
+        train_units(units, out, data_dir=args.data_dir, first=args.first, last=args.last, total=args.total,
+                    progress=not args.no_progress)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -217,3 +217,83 @@ def test_a_damaged_status_is_named_and_its_run_trained_again(tmp_path, capsys):
     assert finished(cli.main(base))
     assert "status.json is unreadable; the run is trained again" in capsys.readouterr().out
     assert sweep.run_status(out / "synthetic/simple/mse/seed0") == "done"
+
+
+class _Child:
+    """A stand-in for a child process: records the signals it gets and exits with ``code``."""
+
+    def __init__(self, code=0):
+        self.code, self.signals = code, []
+
+    def poll(self):
+        return None if not self.signals else self.code
+
+    def wait(self, timeout=None):
+        return self.code
+
+    def send_signal(self, sig):
+        self.signals.append(sig)
+
+
+def _two_backend_sweep(tmp_path, monkeypatch, child_code=0, parent_error=None):
+    """Run the smoke sweep of sparse (JAX, here) and conv (TensorFlow, a child) with training replaced by records."""
+    calls, child = [], _Child(child_code)
+
+    def start_child(units, out, backend, **kw):
+        calls.append(("child", backend, [c.path for u in units for c in u], kw))
+        return child, backend
+
+    def train_here(units, out, **kw):
+        calls.append(("here", units[0][0].backend, [c.path for u in units for c in u], kw))
+        if parent_error:
+            raise parent_error
+
+    monkeypatch.setattr(sweep, "_start_child", start_child)
+    monkeypatch.setattr(sweep, "train_units", train_here)
+    monkeypatch.setattr(sweep, "_can_run_here", lambda backend: backend == "jax")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    cfg = config.override(config.profile("smoke"), models=("sparse", "conv"))
+    assert [r.backend for r in cfg.runs()] == ["jax", "jax", "tensorflow", "tensorflow"]
+    return lambda: sweep.run_sweep(cfg, tmp_path / "sweep", log=lambda line: None), calls, child
+
+
+def test_the_backends_train_at_the_same_time_and_a_failed_child_is_named(tmp_path, monkeypatch):
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch)
+    run()
+    assert [(who, backend) for who, backend, _, _ in calls] == [("child", "tensorflow"), ("here", "jax")]
+    assert calls[0][2] == ["synthetic/conv/bce/seed0", "synthetic/conv/mse/seed0"]
+    assert {k: calls[0][3][k] for k in ("first", "last", "total", "progress")} == {
+        "first": 3, "last": 4, "total": 4, "progress": False}  # the parent draws the progress line
+    assert {k: calls[1][3][k] for k in ("first", "last", "total")} == {"first": 1, "last": 2, "total": 4}
+    assert child.signals == []
+
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_code=1)
+    with pytest.raises(RuntimeError, match="the tensorflow worker stopped with exit status 1; run the same command"):
+        run()
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("disk full")], ids=["ctrl-c", "error"])
+def test_a_parent_that_stops_stops_its_child_at_a_safe_point(tmp_path, monkeypatch, error):
+    monkeypatch.setattr(sweep, "CHILD_GRACE_S", 0.01)
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_code=130, parent_error=error)
+    with pytest.raises(type(error)):
+        run()
+    assert child.signals == [signal.SIGINT]
+
+
+def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it():
+    """A Ctrl-C on the terminal reaches the whole process group: a child that stops by itself gets no second one
+    (which could cut short its clean exit); one still running after the grace period does."""
+    code = ("import os, signal, sys, time\n"  # exit 130 a second after a Ctrl-C, at once with 99 on a second one
+            "def on_int(*_):\n    signal.signal(signal.SIGINT, lambda *_: os._exit(99))\n"
+            "    time.sleep(1)\n    sys.exit(130)\n"
+            "signal.signal(signal.SIGINT, on_int)\nprint('ready', flush=True)\ntime.sleep(30)")
+    children = [(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE), "tensorflow")
+                for _ in range(2)]
+    assert [child.stdout.readline() for child, _ in children] == [b"ready\n"] * 2
+    children[0][0].send_signal(signal.SIGINT)  # as the terminal would
+    sweep._interrupt(children, already=True)
+    codes = [child.wait(10) for child, _ in children]
+    for child, _ in children:
+        child.stdout.close()
+    assert codes == [130, 130]
