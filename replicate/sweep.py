@@ -13,9 +13,7 @@ report come later, from the files.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import functools
 import json
 import os
 import shutil
@@ -101,33 +99,26 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             + (", losses of a model and seed trained side by side" if fuse else ""))
         here = next((b for b in backends if _can_run_here(b)), None)
         blocks, first = {}, 1
-        for unit in pending:
-            blocks.setdefault(unit[0].backend, []).append((first, unit))
-            first += sum(1 for r in unit if r in todo)
-        claims = _claims(out, shard)
-        shutil.rmtree(claims, ignore_errors=True)  # left by an interrupted sweep; this process holds the lock
-        claims.mkdir(parents=True)
-        # The backends train at the same time, one process each, and a process whose units are done starts one
-        # more on a backend with units left: a small model leaves much of a core idle (tracing, Python between
-        # steps), and a unit's results do not depend on the process that trains it or on what else runs.
-        start = functools.partial(_start_child, out=out, claims=claims, data_dir=data_dir, total=len(todo))
-        children = [start(blocks[b], b, progress=here is None and k == 0)
-                    for k, b in enumerate(b for b in blocks if b != here)]
+        for backend in backends:
+            theirs = [unit for unit in pending if unit[0].backend == backend]
+            count = sum(1 for unit in theirs for r in unit if r in todo)
+            blocks[backend], first = (theirs, first, first + count - 1), first + count
+        # The backends train at the same time, one process each: a small model leaves much of a core idle
+        # (tracing, Python between steps), and the results do not depend on what else runs.
+        children = [_start_child(theirs, out, backend, data_dir=data_dir, first=start, last=last, total=len(todo),
+                                 progress=here is None and k == 0)
+                    for k, (backend, (theirs, start, last)) in enumerate(
+                        (b, v) for b, v in blocks.items() if b != here)]
         try:
             if here is not None:
                 os.environ["KERAS_BACKEND"] = here
-                train_units(blocks[here], out, claims=claims, data_dir=data_dir, log=log, total=len(todo))
-                left = [b for b in blocks if b != here and _unclaimed(claims, blocks[b])]
-                if left:
-                    children.append(start(blocks[left[0]], left[0], progress=True))
+                theirs, start, last = blocks[here]
+                train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo))
         except BaseException as err:
             _interrupt(children, already=isinstance(err, KeyboardInterrupt))
             raise
         finally:
             codes = [(child.wait(), backend) for child, backend in children]
-            shutil.rmtree(claims, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                claims.parent.rmdir()  # other shards may still hold claims here
         for code, backend in codes:
             _check_child(code, backend)
         prov["finished"] = provenance.now()
@@ -248,31 +239,28 @@ def pending_units(units: list[list[RunConfig]], out: Path) -> list[list[RunConfi
     return pending
 
 
-def train_units(units: list[tuple[int, list[RunConfig]]], out: Path, *, claims: Path | None = None, data_dir=None,
-                log: Callable[[str], None] = print, total: int | None = None, progress: bool = True) -> None:
-    """Train these units of the sweep in ``out``, in this process, printing a line per run; each unit comes with
-    the number of its first run (of ``total``). With ``claims``, a unit another process has claimed is left to it.
-    ``progress``: draw a progress line on a terminal (one process at a time)."""
+def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: Callable[[str], None] = print,
+                first: int = 1, last: int | None = None, total: int | None = None, progress: bool = True) -> None:
+    """Train these units of the sweep in ``out``, in this process, printing a line per run: they are runs
+    ``first`` to ``last`` of ``total``. ``progress``: draw a progress line on a terminal (one process at a time)."""
     from replicate.train import train_side_by_side
 
     sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
     train = data.to_unit(data.load_uint8(sweep.dataset, "train", data_dir=data_dir)[0])
     test = data.to_unit(data.load_uint8(sweep.dataset, "test", data_dir=data_dir)[0])
-    total = total or sum(len(u) for _, u in units)
+    total = total or sum(len(u) for u in units)
+    last = last or total
     tty = sys.stdout.isatty()
     lead = "\r\x1b[K" if tty and not progress else ""  # first clear the progress line another process draws
     progress = progress and tty
     spent: list[float] = []
-    for start, group in units:
-        if claims is not None and not _claim(claims, group):
-            continue
+    i = first - 1
+    for group in units:
         todo = [c for c in group if run_status(out / c.path) != "done"]
-        if not todo:
-            continue
-        i = start + len(todo) - 1
+        start, i = i + 1, i + len(todo)
         label = f"[{start}/{total}]" if len(todo) == 1 else f"[{start}-{i}/{total}]"
         label += f" {group[0].model}/{'+'.join(c.loss for c in todo)} seed {group[0].seed}"
-        eta = _eta(spent, _unclaimed(claims, units) + len(todo))
+        eta = _eta(spent, last - start + 1)
 
         def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
             if progress:
@@ -309,7 +297,7 @@ def train_units(units: list[tuple[int, list[RunConfig]]], out: Path, *, claims: 
                 tail = f"FAILED: {status['reason']}"
             log(f"{lead}[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
                 f"{cfg.epochs} {tail} ({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
-                f"| sweep ETA {_eta(spent, _unclaimed(claims, units))}")
+                f"| sweep ETA {_eta(spent, last - i)}")
         sys.stdout.flush()
 
 
@@ -318,38 +306,19 @@ def _relative(text: str, out: Path) -> str:
     return text.replace(str(out.resolve()), out.name).replace(str(out), out.name)
 
 
-def _start_child(units: list[tuple[int, list[RunConfig]]], backend: str, *, out: Path, claims: Path, data_dir,
+def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_dir, first: int, last: int,
                  total: int, progress: bool) -> tuple[subprocess.Popen, str]:
-    """Start training ``units`` (those no other process claims first) in a child process on ``backend`` (a process
-    holds one Keras backend), in this folder; ``progress``: it may draw the progress line (one process does)."""
-    spec = json.dumps([[first, [c.path for c in unit]] for first, unit in units])
-    argv = [sys.executable, "-m", "replicate.sweep", str(out), "--claims", str(claims), "--total", str(total),
-            "--units", spec]
+    """Start training ``units`` in a child process on ``backend`` (a process holds one Keras backend), in this
+    folder; ``progress``: it may draw the terminal's progress line (one process at a time does)."""
+    spec = json.dumps([[c.path for c in unit] for unit in units])
+    argv = [sys.executable, "-m", "replicate.sweep", str(out), "--first", str(first), "--last", str(last),
+            "--total", str(total), "--units", spec]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     if not progress:
         argv.append("--no-progress")
     sys.stdout.flush()
     return subprocess.Popen(argv, env={**os.environ, "KERAS_BACKEND": backend}), backend
-
-
-def _claims(out: Path, shard: tuple[int, int]) -> Path:
-    """The folder where the processes of one shard's sweep claim its units of work."""
-    return out / ".claims" / f"shard-{shard[0]}-of-{shard[1]}"
-
-
-def _claim(claims: Path, unit: list[RunConfig]) -> bool:
-    """Claim ``unit`` for this process: true for the one process whose claim is first (an exclusive create)."""
-    try:
-        (claims / unit[0].path.replace("/", "~")).touch(exist_ok=False)
-        return True
-    except FileExistsError:
-        return False
-
-
-def _unclaimed(claims: Path | None, units: list[tuple[int, list[RunConfig]]]) -> int:
-    """Runs of ``units`` that no process has claimed yet."""
-    return sum(len(u) for _, u in units if claims is None or not (claims / u[0].path.replace("/", "~")).exists())
 
 
 def _interrupt(children: list[tuple[subprocess.Popen, str]], already: bool) -> None:
@@ -409,17 +378,18 @@ def _worker(argv: list[str] | None = None) -> int:
     """Entry point of a child process: train the listed units of the sweep in a folder on this process's backend."""
     p = argparse.ArgumentParser(prog="python -m replicate.sweep", description=_worker.__doc__)
     p.add_argument("out")
-    p.add_argument("--units", required=True, help="JSON list of units, each [number of its first run, run paths]")
-    p.add_argument("--claims", help="the folder where the sweep's processes claim units")
+    p.add_argument("--units", required=True, help="JSON list of units, each a list of run paths")
+    p.add_argument("--first", type=int, default=1)
+    p.add_argument("--last", type=int)
     p.add_argument("--total", type=int)
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true", help="another process draws the progress line")
     args = p.parse_args(argv)
     out = Path(args.out)
     runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
-    units = [(first, [runs[path] for path in unit]) for first, unit in json.loads(args.units)]
+    units = [[runs[path] for path in unit] for unit in json.loads(args.units)]
     try:
-        train_units(units, out, claims=args.claims and Path(args.claims), data_dir=args.data_dir, total=args.total,
+        train_units(units, out, data_dir=args.data_dir, first=args.first, last=args.last, total=args.total,
                     progress=not args.no_progress)
     except KeyboardInterrupt:
         return 130

@@ -235,19 +235,16 @@ class _Child:
         self.signals.append(sig)
 
 
-def _two_backend_sweep(tmp_path, monkeypatch, child_code=0, parent_error=None, child_claims=False):
-    """Run the smoke sweep of sparse (JAX, here) and conv (TensorFlow, a child) with training replaced by records;
-    with ``child_claims`` the child claims all its units as it starts."""
+def _two_backend_sweep(tmp_path, monkeypatch, child_code=0, parent_error=None):
+    """Run the smoke sweep of sparse (JAX, here) and conv (TensorFlow, a child) with training replaced by records."""
     calls, child = [], _Child(child_code)
 
-    def start_child(units, backend, **kw):
-        calls.append(("child", backend, [(k, [c.path for c in u]) for k, u in units], kw))
-        if child_claims:
-            assert all(sweep._claim(kw["claims"], u) for _, u in units)
+    def start_child(units, out, backend, **kw):
+        calls.append(("child", backend, [c.path for u in units for c in u], kw))
         return child, backend
 
     def train_here(units, out, **kw):
-        calls.append(("here", units[0][1][0].backend, [(k, [c.path for c in u]) for k, u in units], kw))
+        calls.append(("here", units[0][0].backend, [c.path for u in units for c in u], kw))
         if parent_error:
             raise parent_error
 
@@ -260,45 +257,19 @@ def _two_backend_sweep(tmp_path, monkeypatch, child_code=0, parent_error=None, c
     return lambda: sweep.run_sweep(cfg, tmp_path / "sweep", log=lambda line: None), calls, child
 
 
-def test_the_backends_train_at_the_same_time_and_an_idle_process_starts_a_helper(tmp_path, monkeypatch):
-    conv = [(3, ["synthetic/conv/bce/seed0", "synthetic/conv/mse/seed0"])]
-    sparse = [(1, ["synthetic/sparse/bce/seed0"]), (2, ["synthetic/sparse/mse/seed0"])]
+def test_the_backends_train_at_the_same_time_and_a_failed_child_is_named(tmp_path, monkeypatch):
     run, calls, child = _two_backend_sweep(tmp_path, monkeypatch)
     run()
-    # The child starts first; the parent trains its own units; conv is still unclaimed then, so one more child.
-    assert [(who, backend, units) for who, backend, units, _ in calls] == [
-        ("child", "tensorflow", conv), ("here", "jax", sparse), ("child", "tensorflow", conv)]
-    assert [kw["progress"] for who, *_, kw in calls if who == "child"] == [False, True]  # one draws at a time
-    assert all(kw["total"] == 4 for *_, kw in calls) and child.signals == []
-    assert not (tmp_path / "sweep" / ".claims").exists()
-
-    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_claims=True)
-    run()
-    assert [who for who, *_ in calls] == ["child", "here"]  # nothing left to help with
+    assert [(who, backend) for who, backend, _, _ in calls] == [("child", "tensorflow"), ("here", "jax")]
+    assert calls[0][2] == ["synthetic/conv/bce/seed0", "synthetic/conv/mse/seed0"]
+    assert {k: calls[0][3][k] for k in ("first", "last", "total", "progress")} == {
+        "first": 3, "last": 4, "total": 4, "progress": False}  # the parent draws the progress line
+    assert {k: calls[1][3][k] for k in ("first", "last", "total")} == {"first": 1, "last": 2, "total": 4}
+    assert child.signals == []
 
     run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_code=1)
     with pytest.raises(RuntimeError, match="the tensorflow worker stopped with exit status 1; run the same command"):
         run()
-
-
-def test_a_unit_claimed_by_another_process_is_left_to_it(tmp_path, monkeypatch):
-    cfg = config.override(config.profile("smoke"), models=("simple",), losses=("bce", "mse"))
-    units = [(k + 1, unit) for k, unit in enumerate(sweep.units_of_work(cfg.runs(), fuse=False))]
-    out, claims = tmp_path / "sweep", tmp_path / "claims"
-    sweep.write_sweep(out, cfg)
-    claims.mkdir()
-    assert sweep._claim(claims, units[0][1]) and not sweep._claim(claims, units[0][1])
-    trained = []
-
-    def train(group, dirs, state, *args):
-        trained.append([c.path for c in group])
-        return [{"status": "done", "epoch": 1, "final_loss": 0.1, "final_val_loss": 0.1}] * len(group)
-
-    monkeypatch.setattr("replicate.train.train_side_by_side", train)
-    lines = []
-    sweep.train_units(units, out, claims=claims, log=lines.append, total=2)
-    assert trained == [["synthetic/simple/mse/seed0"]] and len(lines) == 1 and lines[0].startswith("[2/2] simple/mse")
-    assert sweep._unclaimed(claims, units) == 0
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("disk full")], ids=["ctrl-c", "error"])
