@@ -281,7 +281,7 @@ def test_a_parent_that_stops_stops_its_child_at_a_safe_point(tmp_path, monkeypat
     assert child.signals == [signal.SIGINT]
 
 
-def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it():
+def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it(monkeypatch):
     """A Ctrl-C on the terminal reaches the whole process group: a child that stops by itself gets no second one
     (which could cut short its clean exit); one still running after the grace period does."""
     code = ("import os, signal, sys, time\n"  # exit 130 a second after a Ctrl-C, at once with 99 on a second one
@@ -292,6 +292,7 @@ def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it():
                 for _ in range(2)]
     assert [child.stdout.readline() for child, _ in children] == [b"ready\n"] * 2
     children[0][0].send_signal(signal.SIGINT)  # as the terminal would
+    monkeypatch.setattr(sweep, "CHILD_GRACE_S", 2.0)  # the first stops 1 s after its Ctrl-C
     sweep._interrupt(children, already=True)
     codes = [child.wait(10) for child, _ in children]
     for child, _ in children:
