@@ -2,7 +2,8 @@
 train the quick sweep, compute the metrics, write the report), phase by phase, each phase as its own
 ``replicate`` command. Target: at most 15 minutes in all on 2 CPU cores.
 
-One repetition by default: the job takes about 8 minutes on 2 cores, and it is itself a sweep of 66 runs.
+One repetition by default: the job takes 6 to 16 minutes on 2 cores (benchmarks/RESULTS.md), and it is itself a
+sweep of 78 runs.
 
     python benchmarks/bench_main_job.py [--repeats 1] [--out DIR]
 """

@@ -7,8 +7,8 @@ The folder is a store that is trusted only as far as it checks out: a writer hol
 a finished run is reused only if its recorded config equals the requested one; a damaged status or checkpoint is
 named and its run trained again. Each model trains on its own Keras backend (``config.backend_for``); a process can
 hold one backend only, so the units of the other backend run in a child process (``python -m replicate.sweep``) on
-the same folder, under the parent's lock, at the same time as the parent's own. Training one unit is :mod:`replicate.train`'s job; metrics and the
-report come later, from the files.
+the same folder, under the parent's lock, at the same time as the parent's own. Training one unit is
+:mod:`replicate.train`'s job; metrics and the report come later, from the files.
 """
 from __future__ import annotations
 
@@ -104,21 +104,24 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             count = sum(1 for unit in theirs for r in unit if r in todo)
             blocks[backend], first = (theirs, first, first + count - 1), first + count
         # The backends train at the same time, one process each: a small model leaves much of a core idle
-        # (tracing, Python between steps), and the results do not depend on what else runs.
-        children = [_start_child(theirs, out, backend, data_dir=data_dir, first=start, last=last, total=len(todo),
-                                 progress=here is None and k == 0)
-                    for k, (backend, (theirs, start, last)) in enumerate(
-                        (b, v) for b, v in blocks.items() if b != here)]
+        # (tracing, Python between steps), and the results do not depend on what else runs. The first child draws
+        # the progress line: its backend (TensorFlow, the convolutional models) usually trains longest.
+        children: list[tuple[subprocess.Popen, str]] = []
         try:
+            for backend, (theirs, start, last) in blocks.items():
+                if backend != here:
+                    children.append(_start_child(theirs, out, backend, data_dir=data_dir, first=start, last=last,
+                                                 total=len(todo), progress=not children))
             if here is not None:
                 os.environ["KERAS_BACKEND"] = here
                 theirs, start, last = blocks[here]
-                train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo))
+                train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo),
+                            progress=not children)
         except BaseException as err:
             _interrupt(children, already=isinstance(err, KeyboardInterrupt))
             raise
         finally:
-            codes = [(child.wait(), backend) for child, backend in children]
+            codes = _wait(children)
         for code, backend in codes:
             _check_child(code, backend)
         prov["finished"] = provenance.now()
@@ -250,6 +253,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     test = data.to_unit(data.load_uint8(sweep.dataset, "test", data_dir=data_dir)[0])
     total = total or sum(len(u) for u in units)
     last = last or total
+    backend = units[0][0].backend if units else ""  # the ETA is this process's: its backend's runs left
     tty = sys.stdout.isatty()
     lead = "\r\x1b[K" if tty and not progress else ""  # first clear the progress line another process draws
     progress = progress and tty
@@ -266,7 +270,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
             if progress:
                 row = next((r for r in rows if r), None) or {"loss": float("nan"), "val_loss": float("nan")}
                 print(f"\r{label} epoch {epoch}/{epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
-                      f" | sweep ETA {eta}", end="", flush=True)
+                      f" | {backend} ETA {eta}", end="", flush=True)
 
         t0 = time.perf_counter()
         for cfg in todo:
@@ -297,7 +301,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                 tail = f"FAILED: {status['reason']}"
             log(f"{lead}[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
                 f"{cfg.epochs} {tail} ({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
-                f"| sweep ETA {_eta(spent, last - i)}")
+                f"| {backend} ETA {_eta(spent, last - i)}")
         sys.stdout.flush()
 
 
@@ -318,12 +322,27 @@ def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_
     if not progress:
         argv.append("--no-progress")
     sys.stdout.flush()
-    return subprocess.Popen(argv, env={**os.environ, "KERAS_BACKEND": backend}), backend
+    # Both backends may share one GPU: each takes memory as it needs it instead of most of it up front.
+    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ,
+           "KERAS_BACKEND": backend}
+    return subprocess.Popen([*argv, "--parent", str(os.getpid())], env=env), backend
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a child: be killed when the parent dies (Linux), or stop now if it already has. The sweep's lock is the
+    parent's, so a child left behind would write to a folder that looks free. Runs survive a kill at any instant."""
+    if sys.platform.startswith("linux") and os.getppid() == parent:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # checked after, as the parent may die before
+        sys.exit(f"error: the sweep process {parent} that started this worker is gone; run the sweep again")
 
 
 def _interrupt(children: list[tuple[subprocess.Popen, str]], already: bool) -> None:
-    """Stop the children at their next safe point, as Ctrl-C does (the same command resumes). ``already``: a
-    Ctrl-C on the terminal reached them too, so only those still running after a few seconds get one more."""
+    """Stop the children as Ctrl-C does (each saves nothing half-written; the same command resumes). ``already``:
+    the stop was a Ctrl-C, which on a terminal reached them too, so only those still running after
+    ``CHILD_GRACE_S`` get one more."""
     if already:
         deadline = time.monotonic() + CHILD_GRACE_S
         for child, _ in children:
@@ -334,6 +353,31 @@ def _interrupt(children: list[tuple[subprocess.Popen, str]], already: bool) -> N
     for child, _ in children:
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
+
+
+def _wait(children: list[tuple[subprocess.Popen, str]]) -> list[tuple[int, str]]:
+    """Each child's exit status, once every child has exited, so that none outlives the sweep's lock. A stop
+    meanwhile (Ctrl-C, a job's time limit) is passed on to them, a second one kills them; the first is raised
+    once they are gone."""
+    stop = None
+    for child, _ in children:
+        while child.returncode is None:
+            try:
+                child.wait()
+            except BaseException as err:
+                try:
+                    if stop is None:
+                        stop = err
+                        _interrupt(children, already=isinstance(err, KeyboardInterrupt))
+                    else:
+                        raise err
+                except BaseException:
+                    for other, _ in children:
+                        if other.poll() is None:
+                            other.kill()
+    if stop is not None:
+        raise stop
+    return [(child.returncode, backend) for child, backend in children]
 
 
 def _check_child(code: int, backend: str) -> None:
@@ -384,7 +428,10 @@ def _worker(argv: list[str] | None = None) -> int:
     p.add_argument("--total", type=int)
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true", help="another process draws the progress line")
+    p.add_argument("--parent", type=int, help="the sweep's process: this worker stops when it does")
     args = p.parse_args(argv)
+    if args.parent is not None:
+        _die_with_parent(args.parent)
     out = Path(args.out)
     runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
     units = [[runs[path] for path in unit] for unit in json.loads(args.units)]

@@ -49,7 +49,7 @@ def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch, models):
     runs = config.sweep_from_dict(sweep["config"]).runs()  # limits as large as the data are recorded as None: all
     assert sweep["config"]["train_limit"]["simple"] is None and len(runs) == n
     assert len(sweep["runs"]) == len(runs) and all(sweep_mod.run_status(out / r["path"]) == "done" for r in sweep["runs"])
-    assert sum(" loss " in line and "sweep ETA" in line for line in lines) == len(runs)
+    assert sum(" loss " in line and " ETA " in line for line in lines) == len(runs)
     run = out / runs[0].path
     for name in ("config.json", "history.json", "status.json", "model.keras", "reconstructions.npz"):
         assert (run / name).exists(), name

@@ -220,30 +220,39 @@ def test_a_damaged_status_is_named_and_its_run_trained_again(tmp_path, capsys):
 
 
 class _Child:
-    """A stand-in for a child process: records the signals it gets and exits with ``code``."""
+    """A stand-in for a child process that exits with ``code`` when waited for; ``interrupts``: how many of its
+    waits are cut short by a Ctrl-C first. It records the signals it gets."""
 
-    def __init__(self, code=0):
-        self.code, self.signals = code, []
+    def __init__(self, code=0, interrupts=0):
+        self.code, self.interrupts, self.signals, self.returncode = code, interrupts, [], None
 
     def poll(self):
-        return None if not self.signals else self.code
+        return self.returncode
 
     def wait(self, timeout=None):
+        if self.interrupts:
+            self.interrupts -= 1
+            raise KeyboardInterrupt
+        self.returncode = self.code
         return self.code
 
     def send_signal(self, sig):
         self.signals.append(sig)
 
+    def kill(self):
+        self.signals.append(signal.SIGKILL)
 
-def _two_backend_sweep(tmp_path, monkeypatch, child_code=0, parent_error=None):
+
+def _two_backend_sweep(tmp_path, monkeypatch, child=None, parent_error=None):
     """Run the smoke sweep of sparse (JAX, here) and conv (TensorFlow, a child) with training replaced by records."""
-    calls, child = [], _Child(child_code)
+    calls, child = [], child or _Child()
 
     def start_child(units, out, backend, **kw):
         calls.append(("child", backend, [c.path for u in units for c in u], kw))
         return child, backend
 
     def train_here(units, out, **kw):
+        assert child.returncode is None  # the child trains meanwhile
         calls.append(("here", units[0][0].backend, [c.path for u in units for c in u], kw))
         if parent_error:
             raise parent_error
@@ -263,22 +272,36 @@ def test_the_backends_train_at_the_same_time_and_a_failed_child_is_named(tmp_pat
     assert [(who, backend) for who, backend, _, _ in calls] == [("child", "tensorflow"), ("here", "jax")]
     assert calls[0][2] == ["synthetic/conv/bce/seed0", "synthetic/conv/mse/seed0"]
     assert {k: calls[0][3][k] for k in ("first", "last", "total", "progress")} == {
-        "first": 3, "last": 4, "total": 4, "progress": False}  # the parent draws the progress line
-    assert {k: calls[1][3][k] for k in ("first", "last", "total")} == {"first": 1, "last": 2, "total": 4}
-    assert child.signals == []
+        "first": 3, "last": 4, "total": 4, "progress": True}
+    assert {k: calls[1][3][k] for k in ("first", "last", "total", "progress")} == {
+        "first": 1, "last": 2, "total": 4, "progress": False}  # one process draws the progress line
+    assert child.returncode == 0 and child.signals == []
 
-    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_code=1)
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child=_Child(code=1))
     with pytest.raises(RuntimeError, match="the tensorflow worker stopped with exit status 1; run the same command"):
         run()
 
 
-@pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("disk full")], ids=["ctrl-c", "error"])
-def test_a_parent_that_stops_stops_its_child_at_a_safe_point(tmp_path, monkeypatch, error):
-    monkeypatch.setattr(sweep, "CHILD_GRACE_S", 0.01)
-    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child_code=130, parent_error=error)
+@pytest.mark.parametrize("error,signals", [(KeyboardInterrupt(), []), (OSError("disk full"), [signal.SIGINT])],
+                         ids=["ctrl-c: the child got it too", "an error: the child is told"])
+def test_a_parent_that_stops_stops_its_child_and_waits_for_it(tmp_path, monkeypatch, error, signals):
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child=_Child(code=130), parent_error=error)
     with pytest.raises(type(error)):
         run()
-    assert child.signals == [signal.SIGINT]
+    assert child.signals == signals and child.returncode == 130
+
+
+def test_a_ctrl_c_while_waiting_for_the_child_is_passed_on_and_a_second_one_kills_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "CHILD_GRACE_S", 0.01)
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child=_Child(code=130, interrupts=1))
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert child.returncode == 130 and child.signals == []  # its wait in the grace period saw it exit
+
+    run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child=_Child(code=-9, interrupts=3))
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert child.returncode == -9 and signal.SIGKILL in child.signals
 
 
 def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it(monkeypatch):
@@ -290,11 +313,20 @@ def test_a_child_gets_ctrl_c_once_when_the_terminal_already_sent_it(monkeypatch)
             "signal.signal(signal.SIGINT, on_int)\nprint('ready', flush=True)\ntime.sleep(30)")
     children = [(subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE), "tensorflow")
                 for _ in range(2)]
-    assert [child.stdout.readline() for child, _ in children] == [b"ready\n"] * 2
-    children[0][0].send_signal(signal.SIGINT)  # as the terminal would
-    monkeypatch.setattr(sweep, "CHILD_GRACE_S", 2.0)  # the first stops 1 s after its Ctrl-C
-    sweep._interrupt(children, already=True)
-    codes = [child.wait(10) for child, _ in children]
-    for child, _ in children:
-        child.stdout.close()
-    assert codes == [130, 130]
+    try:
+        assert [child.stdout.readline() for child, _ in children] == [b"ready\n"] * 2
+        children[0][0].send_signal(signal.SIGINT)  # as the terminal would
+        monkeypatch.setattr(sweep, "CHILD_GRACE_S", 3.0)  # the first stops 1 s after its Ctrl-C
+        sweep._interrupt(children, already=True)
+        assert [child.wait(10) for child, _ in children] == [130, 130]
+    finally:
+        for child, _ in children:
+            child.kill()
+            child.wait()
+            child.stdout.close()
+
+
+def test_a_worker_whose_sweep_process_is_gone_stops(tmp_path):
+    """The lock is the sweep process's: a worker must not go on writing once it is gone."""
+    with pytest.raises(SystemExit, match="the sweep process 1 that started this worker is gone"):
+        sweep._worker([str(tmp_path), "--units", "[]", "--parent", "1"])
