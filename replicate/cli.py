@@ -206,8 +206,12 @@ def _cmd_run(args) -> int:
     from replicate import sweep as sweeps
 
     shard = args.shard or (1, 1)
-    counts = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one,
-                              discard_changed=args.discard_changed, shard=shard)
+    try:
+        counts = sweeps.run_sweep(sweep, out, data_dir=args.data_dir, argv=args.argv, fuse=not args.one_by_one,
+                                  discard_changed=args.discard_changed, shard=shard)
+    except sweeps.WorkerError as err:  # the worker printed its own error; finished runs and epochs are kept
+        print(f"replicate run: error: {err}", file=sys.stderr)
+        return EXIT_UNFINISHED
     if shard != (1, 1):
         print(f"shard {shard[0]}/{shard[1]} finished; when every shard has, run 'replicate evaluate {out}' and "
               f"'replicate report {out}' (or this command without --shard) for the results.")

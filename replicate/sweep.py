@@ -380,11 +380,15 @@ def _wait(children: list[tuple[subprocess.Popen, str]]) -> list[tuple[int, str]]
     return [(child.returncode, backend) for child, backend in children]
 
 
+class WorkerError(RuntimeError):
+    """A child process training one backend's units stopped with an error (its own output says which)."""
+
+
 def _check_child(code: int, backend: str) -> None:
     if code == 130:
         raise KeyboardInterrupt
     if code != 0:
-        raise RuntimeError(f"the {backend} worker stopped with exit status {code}; run the same command again to "
+        raise WorkerError(f"the {backend} worker stopped with exit status {code}; run the same command again to "
                            "resume")
 
 

@@ -278,8 +278,17 @@ def test_the_backends_train_at_the_same_time_and_a_failed_child_is_named(tmp_pat
     assert child.returncode == 0 and child.signals == []
 
     run, calls, child = _two_backend_sweep(tmp_path, monkeypatch, child=_Child(code=1))
-    with pytest.raises(RuntimeError, match="the tensorflow worker stopped with exit status 1; run the same command"):
+    with pytest.raises(sweep.WorkerError, match="the tensorflow worker stopped with exit status 1; run the same"):
         run()
+
+
+def test_a_worker_that_stops_with_an_error_ends_the_command_with_exit_3(tmp_path, monkeypatch, capsys):
+    """A worker killed (here: as if for lack of memory) is named, and the command exits 3, not with a traceback."""
+    monkeypatch.setattr(sweep, "_can_run_here", lambda backend: False)  # every backend in a child
+    monkeypatch.setattr(sweep, "_start_child", lambda units, out, backend, **kw: (_Child(code=-9), backend))
+    argv = ["run", "--profile", "smoke", "--models", "conv", "--out", str(tmp_path / "sweep"), "--no-report"]
+    assert cli.main(argv) == cli.EXIT_UNFINISHED
+    assert "replicate run: error: the tensorflow worker stopped with exit status -9" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("error,signals", [(KeyboardInterrupt(), []), (OSError("disk full"), [signal.SIGINT])],
