@@ -316,7 +316,7 @@ def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_
     folder; ``progress``: it may draw the terminal's progress line (one process at a time does)."""
     spec = json.dumps([[c.path for c in unit] for unit in units])
     argv = [sys.executable, "-m", "replicate.sweep", str(out), "--first", str(first), "--last", str(last),
-            "--total", str(total), "--units", spec]
+            "--total", str(total), "--units", spec, "--parent", str(os.getpid())]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     if not progress:
@@ -325,7 +325,7 @@ def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_
     # Both backends may share one GPU: each takes memory as it needs it instead of most of it up front.
     env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ,
            "KERAS_BACKEND": backend}
-    return subprocess.Popen([*argv, "--parent", str(os.getpid())], env=env), backend
+    return subprocess.Popen(argv, env=env), backend
 
 
 def _die_with_parent(parent: int) -> None:
@@ -365,16 +365,16 @@ def _wait(children: list[tuple[subprocess.Popen, str]]) -> list[tuple[int, str]]
             try:
                 child.wait()
             except BaseException as err:
-                try:
-                    if stop is None:
-                        stop = err
+                if stop is None:
+                    stop = err
+                    try:
                         _interrupt(children, already=isinstance(err, KeyboardInterrupt))
-                    else:
-                        raise err
-                except BaseException:
-                    for other, _ in children:
-                        if other.poll() is None:
-                            other.kill()
+                        continue
+                    except BaseException:  # a second stop while passing on the first
+                        pass
+                for other, _ in children:
+                    if other.poll() is None:
+                        other.kill()
     if stop is not None:
         raise stop
     return [(child.returncode, backend) for child, backend in children]
