@@ -224,7 +224,7 @@ def initialise(model: keras.Model, seed: int) -> None:
 def has_own_loss(name: str) -> bool:
     """Whether the model adds a loss of its own (the sparse model's activity penalty, the VAE's KL term). Keras adds
     it to the total but not to any output's loss, so such models always train alone, never side by side."""
-    return vocabulary.model(name).builder in ("sparse", "vae")
+    return vocabulary.model(name).own_loss
 
 
 def loss_scale(name: str) -> float:

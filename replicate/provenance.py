@@ -89,11 +89,12 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def collect(argv: list[str] | None = None) -> dict:
-    """The provenance block written beside every sweep."""
+def collect(argv: list[str] | None = None, backend: str | None = None) -> dict:
+    """The provenance block written beside every sweep; ``backend`` names the backends it trains on (default: this
+    process's)."""
     return {
         "versions": versions(),
-        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "backend": backend or os.environ.get("KERAS_BACKEND", "tensorflow"),
         "device": device(),
         "platform": f"{platform.system()} {platform.machine()}",
         "git": git_state(),

@@ -112,10 +112,11 @@ def build_and_compile(cfg: RunConfig, seed: int):
 
 
 def fusable(cfg: RunConfig) -> bool:
-    """Whether the run can train side by side with the other losses of its model and seed (``build_fused``)."""
-    from replicate import models
+    """Whether the run can train side by side with the other losses of its model and seed (``build_fused``); no
+    Keras import, so a sweep can plan its units before it picks its backend."""
+    from replicate import vocabulary
 
-    return not models.has_own_loss(cfg.model) and not cfg.mixed_precision  # loss scaling would be shared
+    return not vocabulary.model(cfg.model).own_loss and not cfg.mixed_precision  # loss scaling would be shared
 
 
 def build_fused(cfgs: list[RunConfig], seed: int):

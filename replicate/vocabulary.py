@@ -52,6 +52,11 @@ class ModelTerm:
     def post_model(self) -> str:
         return self.protocol or self.builder
 
+    @property
+    def own_loss(self) -> bool:
+        """Whether the model adds a loss of its own (the sparse model's activity penalty, the VAE's KL term)."""
+        return self.builder in ("sparse", "vae")
+
 
 #: The loss every other loss is compared with, and the one the primary comparison sets against it.
 BASELINE = "bce"

@@ -62,6 +62,7 @@ def test_smoke_sweep_end_to_end(tmp_path, capfd, monkeypatch, models):
         assert key in prov, key
     assert prov["data"]["test"]["sha256"] == data.describe("synthetic", "test").sha256
     assert prov["command"] == " ".join(["replicate", *command])
+    assert prov["backend"] == "jax and tensorflow"  # the backends it trains on, in sweep order
     assert prov["fused"] is True and "trained side by side" in (out / "report.html").read_text(encoding="utf-8")
     conv_bce = next(r for r in runs if (r.model, r.loss) == ("conv", "bce"))
     assert fileio.read_json(out / conv_bce.path / "status.json")["trained_with"] == ["mse"]

@@ -1,4 +1,6 @@
 """A sweep of runs: resume after a kill, changed settings refused, failed runs recorded, units of work."""
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -55,15 +57,41 @@ def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setitem(losses.REGISTRY, "mae", losses.Loss("mae", nan_loss))
     out = tmp_path / "sweep"
-    code = cli.main(["run", "--profile", "smoke", "--models", "simple", "--losses", "mae", "mse",
+    code = cli.main(["run", "--profile", "smoke", "--models", "simple", "--losses", "mae", "mse", "--epochs", "3",
                      "--backend", "tensorflow", "--out", str(out), "--no-report"])  # in this process: the patch holds
-    assert code == cli.EXIT_FAILED_RUNS + 1
+    assert code == cli.EXIT_FAILED_RUNS + 2  # the failed run, and MSE screened out after so few steps
     status = fileio.read_json(out / "synthetic/simple/mae/seed0/status.json")
     assert status["status"] == "failed" and "non-finite" in status["reason"] and "epoch 1" in status["reason"]
-    assert fileio.read_json(out / "synthetic/simple/mse/seed0/status.json")["status"] == "done"
+    mse = fileio.read_json(out / "synthetic/simple/mse/seed0/status.json")
+    assert mse["status"] == "done" and mse["epoch"] == 3  # trained on, side by side, after its neighbour failed
     captured = capsys.readouterr()
-    assert "2 runs: 1 usable, 1 failed, 0 screened out" in captured.out
-    assert "1 run(s) are not usable evidence" in captured.err
+    assert "2 runs: 0 usable, 1 failed, 1 screened out" in captured.out
+    assert "2 run(s) are not usable evidence" in captured.err
+
+
+def test_a_process_that_trains_on_jax_never_loads_tensorflow(tmp_path):
+    """Planning a sweep loads no Keras, so the process can take the first backend it trains on; on JAX it keeps
+    TensorFlow out (Keras would load it only to save a model), and saves the model all the same."""
+    code = ("import sys, json; from replicate import cli; "
+            f"cli.main(['run', '--profile', 'smoke', '--models', 'simple', '--losses', 'mse', '--epochs', '1', "
+            f"'--backend', 'jax', '--train-limit', '256', '--out', {str(tmp_path / 'sweep')!r}, '--no-report']); "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax'})))")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=300)
+    assert done.returncode == 0 and json.loads(done.stdout.splitlines()[-1]) == ["jax", "keras"], done.stderr[-2000:]
+    assert (tmp_path / "sweep/synthetic/simple/mse/seed0/model.keras").exists()
+    assert fileio.read_json(tmp_path / "sweep/provenance.json")["backend"] == "jax"
+
+
+def test_only_blocks_tensorflow_while_it_trains_and_only_where_it_was_not_loaded(monkeypatch):
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    with sweep._only("jax"):
+        with pytest.raises(ImportError):
+            import tensorflow  # noqa: F401
+    assert "tensorflow" not in sys.modules  # a later import is free to load it
+    with sweep._only("tensorflow"):
+        assert "tensorflow" not in sys.modules
 
 
 def test_sweep_fuses_the_losses_of_a_model_and_seed():

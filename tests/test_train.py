@@ -67,14 +67,19 @@ def _weights(run_dir: Path) -> list[np.ndarray]:
     return keras.models.load_model(run_dir / "model.keras", compile=False).get_weights()
 
 
-@pytest.mark.parametrize("model,names", [("simple", ("bce", "mse", "ssim")), ("conv", ("mae", "ms_ssim_l1"))])
-def test_fused_runs_train_as_they_would_alone(tmp_path, model, names):
-    """Losses trained side by side in one model end with the weights, losses and reconstructions of solo runs."""
+@pytest.mark.parametrize("model,names,checked", [("simple", ("bce", "mse", "ssim"), ("bce", "mse", "ssim")),
+                                                 ("conv", ("mae", "ms_ssim_l1"), ("ms_ssim_l1",))],
+                         ids=["simple", "conv"])
+def test_fused_runs_train_as_they_would_alone(tmp_path, model, names, checked):
+    """Losses trained side by side in one model end with the weights, losses and reconstructions of solo runs (for
+    the conv model, whose solo runs cost seconds each, the copy with the costlier loss)."""
     train_x, test_x = synthetic_split()
     cfgs = [config.RunConfig(**{**TINY, "model": model, "loss": name, "epochs": 2}) for name in names]
     fused = train.train_side_by_side(cfgs, [tmp_path / "fused" / c.loss for c in cfgs], tmp_path / "state", train_x, test_x)
     assert [s["status"] for s in fused] == ["done"] * len(cfgs) and not (tmp_path / "state").exists()
     for cfg, status in zip(cfgs, fused):
+        if cfg.loss not in checked:
+            continue
         alone = train.train_one(cfg, tmp_path / "alone" / cfg.loss, train_x, test_x)
         assert status["trained_with"] == [n for n in names if n != cfg.loss]
         for w_fused, w_alone in zip(_weights(tmp_path / "fused" / cfg.loss), _weights(tmp_path / "alone" / cfg.loss),
