@@ -86,10 +86,13 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         pending = pending_units(units, out)
         todo = [r for unit in pending for r in unit if run_status(out / r.path) != "done"]
         backends = list(dict.fromkeys(unit[0].backend for unit in pending))
-        here = next((b for b in backends if _can_run_here(b)), None)
+        planned = list(dict.fromkeys(r.backend for r in mine))
+        here = next((b for b in backends or planned if _can_run_here(b)), None)
         if here is not None:
             os.environ["KERAS_BACKEND"] = here  # before provenance, which asks this backend for the device
-        prov = provenance.collect(argv, " and ".join(dict.fromkeys(r.backend for r in mine)))
+        for name, value in _GROW_GPU_MEMORY.items():  # this process and its child may share one GPU
+            os.environ.setdefault(name, value)
+        prov = provenance.collect(argv, " and ".join(planned))
         prov["data"] = {"train": train_src.to_dict(), "test": test_src.to_dict()}
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
@@ -114,9 +117,9 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
                 if backend != here:
                     children.append(_start_child(theirs, out, backend, data_dir=data_dir, first=start, last=last,
                                                  total=len(todo), progress=not children))
-            if here is not None:
+            if here in blocks:
                 theirs, start, last = blocks[here]
-                with _only(here):
+                with _backend_only(here):
                     train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo),
                                 progress=not children)
         except BaseException as err:
@@ -196,11 +199,17 @@ def _can_run_here(backend: str) -> bool:
     return keras.backend.backend() == backend
 
 
+#: Both backends may share one GPU: each takes memory as it needs it instead of most of it up front (settings
+#: the user made win).
+_GROW_GPU_MEMORY = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
 @contextlib.contextmanager
-def _only(backend: str):
-    """Keep TensorFlow out of a process that trains on another backend and has not imported it: Keras would
-    import it only to check types when it saves a model, at 7 s of CPU and 0.5 GB per process (benchmarks/
-    RESULTS.md); what the process computes and saves is the same."""
+def _backend_only(backend: str):
+    """Keep TensorFlow out of a process that trains on another backend and has not imported it: Keras would load
+    it only to seed its generator and to check types when it saves a model, at 7 s of CPU and 0.5 GB per process
+    (benchmarks/RESULTS.md); what the process computes and saves is the same. Keras remembers TensorFlow as absent
+    for the rest of the process, and nothing inside may ask whether it is installed (``config.backend_for``)."""
     block = backend != "tensorflow" and "tensorflow" not in sys.modules
     if block:
         sys.modules["tensorflow"] = None  # `import tensorflow` now fails fast; Keras reads that as not installed
@@ -339,9 +348,7 @@ def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_
     if not progress:
         argv.append("--no-progress")
     sys.stdout.flush()
-    # Both backends may share one GPU: each takes memory as it needs it instead of most of it up front.
-    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", **os.environ,
-           "KERAS_BACKEND": backend}
+    env = {**_GROW_GPU_MEMORY, **os.environ, "KERAS_BACKEND": backend}
     return subprocess.Popen(argv, env=env), backend
 
 
@@ -457,7 +464,7 @@ def _worker(argv: list[str] | None = None) -> int:
     runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
     units = [[runs[path] for path in unit] for unit in json.loads(args.units)]
     try:
-        with _only(os.environ.get("KERAS_BACKEND", "tensorflow")):
+        with _backend_only(os.environ.get("KERAS_BACKEND", "tensorflow")):
             train_units(units, out, data_dir=args.data_dir, first=args.first, last=args.last, total=args.total,
                         progress=not args.no_progress)
     except KeyboardInterrupt:

@@ -5,8 +5,8 @@ from pathlib import Path
 from replicate import fileio
 
 #: Three units of work (simple's two losses side by side; sparse's alone), usable (not screened as
-#: collapsed against the mean image) after 40 epochs of 4 steps, on JAX (a child process of a TensorFlow test
-#: process), where such small epochs cost a third of TensorFlow's.
+#: collapsed against the mean image) after 40 epochs of 4 steps, on JAX, where such small epochs cost a third of
+#: TensorFlow's (in a child process when the test process holds Keras on TensorFlow).
 SMALL = ["run", "--profile", "smoke", "--models", "simple", "sparse", "--losses", "bce", "mse", "--epochs", "40",
          "--backend", "jax"]
 #: The parts of results.json that must not depend on how the sweep was split.

@@ -484,3 +484,13 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
     assert all((root / path / "metrics.npz").exists() for path in done)
     assert analysis.evaluate_sweep(root, force=True).read_bytes() == here
     assert scored_here == []  # every scoreable run was scored by the workers and read back from its cache
+
+
+def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path):
+    shards = [("jax", "10:00"), ("jax and tensorflow", "11:00"), ("tensorflow", "09:00")]
+    for i, (backend, hour) in enumerate(shards, start=1):
+        (tmp_path / f"provenance-shard-{i}-of-3.json").write_text(json.dumps(
+            {"backend": backend, "device": "CPU", "shard": f"{i}/3", "finished": f"2026-01-01T{hour}:00"}))
+    prov = analysis._provenance(tmp_path)
+    assert prov["backend"] == "jax and tensorflow" and prov["device"] == "CPU"
+    assert [s["shard"] for s in prov["shards"]] == ["1/3", "2/3", "3/3"] and prov["finished"] == "2026-01-01T11:00:00"

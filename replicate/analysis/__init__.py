@@ -155,14 +155,16 @@ def _spec_problem(spec: dict) -> str | None:
 
 
 def _provenance(sweep: Path) -> dict | None:
-    """The sweep's provenance: ``provenance.json``, or, for a sweep run as shards, the first shard's with every
-    shard's listed under ``shards``."""
+    """The sweep's provenance: ``provenance.json``, or, for a sweep run as shards, the first shard's with the
+    backends of them all and every shard's listed under ``shards``."""
     if (sweep / "provenance.json").exists():
         return read_artifact(sweep / "provenance.json", "the sweep's provenance")
     shards = [read_artifact(p, "a shard's provenance") for p in sorted(sweep.glob("provenance-shard-*.json"))]
     if not shards:
         return None
-    return {**shards[0], "shards": shards, "finished": max((s.get("finished") or "" for s in shards), default=None)}
+    backends = dict.fromkeys(b for s in shards for b in str(s.get("backend") or "").split(" and ") if b)
+    return {**shards[0], "backend": " and ".join(backends), "shards": shards,
+            "finished": max((s.get("finished") or "" for s in shards), default=None)}
 
 
 def _jsonable(obj):
