@@ -199,6 +199,16 @@ def _can_run_here(backend: str) -> bool:
     return keras.backend.backend() == backend
 
 
+def _compilation_cache(out: Path) -> None:
+    """Keep JAX's compiled steps in the sweep folder (``.cache/jax``), so a model's later units (its other seeds,
+    a resumed or sharded sweep) load them instead of compiling again: the same executable, so the same numbers.
+    A cache the user configured (``JAX_COMPILATION_CACHE_DIR``) wins."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(out / ".cache" / "jax"))
+
+
 #: Both backends may share one GPU: each takes memory as it needs it instead of most of it up front (settings
 #: the user made win).
 _GROW_GPU_MEMORY = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
@@ -280,6 +290,8 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     total = total or sum(len(u) for u in units)
     last = last or total
     backend = units[0][0].backend if units else ""  # the ETA is this process's: its backend's runs left
+    if backend == "jax":
+        _compilation_cache(out)
     tty = sys.stdout.isatty()
     lead = "\r\x1b[K" if tty and not progress else ""  # first clear the progress line another process draws
     progress = progress and tty

@@ -70,19 +70,24 @@ def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
     assert f"{1 + screened} run(s) are not usable evidence" in captured.err
 
 
-def test_a_process_that_trains_on_jax_never_loads_tensorflow(tmp_path):
+def test_a_process_that_trains_on_jax_never_loads_tensorflow_and_compiles_a_step_once(tmp_path):
     """Planning a sweep loads no Keras, so the process can take the first backend it trains on; on JAX it keeps
-    TensorFlow out (Keras would load it only to save a model), and saves the model all the same."""
+    TensorFlow out (Keras would load it to seed it and to save a model), and saves the model all the same. Its
+    compiled steps are kept in the sweep folder, where the second seed finds the first seed's (every compiled
+    function is kept here, not only those that took a second)."""
     code = ("import sys, json; from replicate import cli; "
             f"cli.main(['run', '--profile', 'smoke', '--models', 'simple', '--losses', 'mse', '--epochs', '1', "
-            f"'--backend', 'jax', '--train-limit', '256', '--out', {str(tmp_path / 'sweep')!r}, '--no-report']); "
+            f"'--seeds', '2', '--backend', 'jax', '--train-limit', '256', '--out', {str(tmp_path / 'sweep')!r}, "
+            "'--no-report']); "
             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax'})))")
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_BACKEND", "JAX_"))}
+    env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=300)
     assert done.returncode == 0 and json.loads(done.stdout.splitlines()[-1]) == ["jax", "keras"], done.stderr[-2000:]
-    assert (tmp_path / "sweep/synthetic/simple/mse/seed0/model.keras").exists()
+    assert (tmp_path / "sweep/synthetic/simple/mse/seed1/model.keras").exists()
     assert fileio.read_json(tmp_path / "sweep/provenance.json")["backend"] == "jax"
+    assert len(list((tmp_path / "sweep/.cache/jax").glob("jit_train_step-*"))) == 1
 
 
 def test_tensorflow_is_kept_out_while_jax_trains_and_only_where_it_was_not_loaded(monkeypatch):
