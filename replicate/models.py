@@ -221,12 +221,6 @@ def initialise(model: keras.Model, seed: int) -> None:
         variable.assign(value.astype(variable.dtype))
 
 
-def has_own_loss(name: str) -> bool:
-    """Whether the model adds a loss of its own (the sparse model's activity penalty, the VAE's KL term). Keras adds
-    it to the total but not to any output's loss, so such models always train alone, never side by side."""
-    return vocabulary.model(name).own_loss
-
-
 def loss_scale(name: str) -> float:
     """How the reconstruction loss is scaled: the VAE sums it over pixels ("loss * original_dim"); others 1."""
     return float(ORIGINAL_DIM) if vocabulary.model(name).builder == "vae" else 1.0

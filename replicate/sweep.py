@@ -90,7 +90,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         here = next((b for b in backends or planned if _can_run_here(b)), None)
         if here is not None:
             os.environ["KERAS_BACKEND"] = here  # before provenance, which asks this backend for the device
-        for name, value in _GROW_GPU_MEMORY.items():  # this process and its child may share one GPU
+        for name, value in _GROW_GPU_MEMORY.items():  # this process and its children, which inherit them
             os.environ.setdefault(name, value)
         prov = provenance.collect(argv, " and ".join(planned))
         prov["data"] = {"train": train_src.to_dict(), "test": test_src.to_dict()}
@@ -119,9 +119,8 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
                                                  total=len(todo), progress=not children))
             if here in blocks:
                 theirs, start, last = blocks[here]
-                with _backend_only(here):
-                    train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo),
-                                progress=not children)
+                train_units(theirs, out, data_dir=data_dir, log=log, first=start, last=last, total=len(todo),
+                            progress=not children)
         except BaseException as err:
             _interrupt(children, already=isinstance(err, KeyboardInterrupt))
             raise
@@ -281,7 +280,8 @@ def pending_units(units: list[list[RunConfig]], out: Path) -> list[list[RunConfi
 def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: Callable[[str], None] = print,
                 first: int = 1, last: int | None = None, total: int | None = None, progress: bool = True) -> None:
     """Train these units of the sweep in ``out``, in this process, printing a line per run: they are runs
-    ``first`` to ``last`` of ``total``. ``progress``: draw a progress line on a terminal (one process at a time)."""
+    ``first`` to ``last`` of ``total``. ``progress``: draw a progress line on a terminal (one process at a time).
+    Units on JAX keep TensorFlow out of the process and their compiled steps in the folder."""
     from replicate.train import train_side_by_side
 
     sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
@@ -297,50 +297,52 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     progress = progress and tty
     spent: list[float] = []
     i = first - 1
-    for group in units:
-        todo = [c for c in group if run_status(out / c.path) != "done"]
-        start, i = i + 1, i + len(todo)
-        label = f"[{start}/{total}]" if len(todo) == 1 else f"[{start}-{i}/{total}]"
-        label += f" {group[0].model}/{'+'.join(c.loss for c in todo)} seed {group[0].seed}"
-        eta = _eta(spent, last - start + 1)
+    with _backend_only(backend):
+        for group in units:
+            todo = [c for c in group if run_status(out / c.path) != "done"]
+            start, i = i + 1, i + len(todo)
+            label = f"[{start}/{total}]" if len(todo) == 1 else f"[{start}-{i}/{total}]"
+            label += f" {group[0].model}/{'+'.join(c.loss for c in todo)} seed {group[0].seed}"
+            eta = _eta(spent, last - start + 1)
 
-        def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
+            def on_epoch(epoch, rows, label=label, eta=eta, epochs=group[0].epochs):
+                if progress:
+                    row = next((r for r in rows if r), None) or {"loss": float("nan"), "val_loss": float("nan")}
+                    print(f"\r{label} epoch {epoch}/{epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
+                          f" | {backend} ETA {eta}", end="", flush=True)
+
+            t0 = time.perf_counter()
+            for cfg in todo:
+                if run_status(out / cfg.path) == "failed":
+                    clean_run(out / cfg.path)  # a failed run is redone from scratch
+            dirs = [out / cfg.path for cfg in group]
+            try:
+                statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
+            except KeyboardInterrupt:
+                raise
+            except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
+                reason = _relative(f"{type(err).__name__}: {err}", out)
+                statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
+                for cfg, run_dir in zip(group, dirs):
+                    if cfg in todo:
+                        fileio.write_json(run_dir / "status.json", statuses[0])
+            took = time.perf_counter() - t0
+            spent += [took / len(todo)] * len(todo)
             if progress:
-                row = next((r for r in rows if r), None) or {"loss": float("nan"), "val_loss": float("nan")}
-                print(f"\r{label} epoch {epoch}/{epochs} loss {row['loss']:.4f} val {row['val_loss']:.4f}"
-                      f" | {backend} ETA {eta}", end="", flush=True)
-
-        t0 = time.perf_counter()
-        for cfg in todo:
-            if run_status(out / cfg.path) == "failed":
-                clean_run(out / cfg.path)  # a failed run is redone from scratch
-        dirs = [out / cfg.path for cfg in group]
-        try:
-            statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
-        except KeyboardInterrupt:
-            raise
-        except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
-            reason = _relative(f"{type(err).__name__}: {err}", out)
-            statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
-            for cfg, run_dir in zip(group, dirs):
-                if cfg in todo:
-                    fileio.write_json(run_dir / "status.json", statuses[0])
-        took = time.perf_counter() - t0
-        spent += [took / len(todo)] * len(todo)
-        if progress:
-            print("\r", end="")
-        for j, (cfg, status) in enumerate((c, s) for c, s in zip(group, statuses) if c in todo):
-            if status["status"] == "done":
-                tail = (f"loss {status['final_loss']:.4f} val {status['final_val_loss']:.4f}"
-                        f" ({status.get('stopped', 'done')})")
-                if status.get("screen", {}).get("verdict", "usable") != "usable":
-                    tail += f" SCREENED OUT: {status['screen']['verdict']}"
-            else:
-                tail = f"FAILED: {status['reason']}"
-            log(f"{lead}[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch {status.get('epoch')}/"
-                f"{cfg.epochs} {tail} ({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
-                f"| {backend} ETA {_eta(spent, last - i)}")
-        sys.stdout.flush()
+                print("\r", end="")
+            for j, (cfg, status) in enumerate((c, s) for c, s in zip(group, statuses) if c in todo):
+                if status["status"] == "done":
+                    tail = (f"loss {status['final_loss']:.4f} val {status['final_val_loss']:.4f}"
+                            f" ({status.get('stopped', 'done')})")
+                    if status.get("screen", {}).get("verdict", "usable") != "usable":
+                        tail += f" SCREENED OUT: {status['screen']['verdict']}"
+                else:
+                    tail = f"FAILED: {status['reason']}"
+                log(f"{lead}[{start + j}/{total}] {cfg.model}/{cfg.loss} seed {cfg.seed} epoch "
+                    f"{status.get('epoch')}/{cfg.epochs} {tail} "
+                    f"({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
+                    f"| {backend} ETA {_eta(spent, last - i)}")
+            sys.stdout.flush()
 
 
 def _relative(text: str, out: Path) -> str:
@@ -360,8 +362,7 @@ def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_
     if not progress:
         argv.append("--no-progress")
     sys.stdout.flush()
-    env = {**_GROW_GPU_MEMORY, **os.environ, "KERAS_BACKEND": backend}
-    return subprocess.Popen(argv, env=env), backend
+    return subprocess.Popen(argv, env={**os.environ, "KERAS_BACKEND": backend}), backend
 
 
 def _die_with_parent(parent: int) -> None:
@@ -476,9 +477,8 @@ def _worker(argv: list[str] | None = None) -> int:
     runs = {r.path: r for r in sweep_from_dict(fileio.read_json(out / "sweep.json")["config"]).runs()}
     units = [[runs[path] for path in unit] for unit in json.loads(args.units)]
     try:
-        with _backend_only(os.environ.get("KERAS_BACKEND", "tensorflow")):
-            train_units(units, out, data_dir=args.data_dir, first=args.first, last=args.last, total=args.total,
-                        progress=not args.no_progress)
+        train_units(units, out, data_dir=args.data_dir, first=args.first, last=args.last, total=args.total,
+                    progress=not args.no_progress)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from replicate import config, convergence, data, fileio, provenance
+from replicate import config, convergence, data, fileio, provenance, vocabulary
 from replicate.config import RunConfig
 
 _DETERMINISM_ON = False
@@ -114,8 +114,6 @@ def build_and_compile(cfg: RunConfig, seed: int):
 def fusable(cfg: RunConfig) -> bool:
     """Whether the run can train side by side with the other losses of its model and seed (``build_fused``); no
     Keras import, so a sweep can plan its units before it picks its backend."""
-    from replicate import vocabulary
-
     return not vocabulary.model(cfg.model).own_loss and not cfg.mixed_precision  # loss scaling would be shared
 
 
@@ -422,7 +420,7 @@ def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict,
         recon = recon.astype(np.float16)  # as stored, so evaluate screens the same numbers
         fileio.write_npz(run_dir / "reconstructions.npz", recon=recon)
         status["test_reconstruction_loss"] = _mean_loss(cfg, arrays.y_test, logits)
-        if models.has_own_loss(cfg.model):
+        if vocabulary.model(cfg.model).own_loss:
             status["penalty"] = _penalty(cfg, built, arrays.x_test)
         status["screen"] = analysis.screen(recon, arrays.y_test.reshape(-1, 28, 28))
         built.autoencoder.name = cfg.model

@@ -54,7 +54,8 @@ class ModelTerm:
 
     @property
     def own_loss(self) -> bool:
-        """Whether the model adds a loss of its own (the sparse model's activity penalty, the VAE's KL term)."""
+        """Whether the model adds a loss of its own (the sparse model's activity penalty, the VAE's KL term). Keras
+        adds it to the total but not to any output's loss, so such models always train alone, never side by side."""
         return self.builder in ("sparse", "vae")
 
 

@@ -55,7 +55,7 @@ def test_variants_differ_as_their_keys_say():
     assert models.build("simple_8").code_shape == (8,) and models.build("simple_256").code_shape == (256,)
     dense = models.build("sparse_rescaled", penalty_scale=0.5).autoencoder.layers[1]
     assert float(dense.activity_regularizer.l1) == pytest.approx(0.5e-4)
-    assert models.has_own_loss("vae_rescaled") and not models.has_own_loss("simple_adadelta")
+    assert vocabulary.model("vae_rescaled").own_loss and not vocabulary.model("simple_adadelta").own_loss
     assert config.protocol_run("simple_adadelta", dataset="synthetic", loss="bce", seed=0).learning_rate == 1.0
     assert config.protocol_run("sparse_rescaled", dataset="synthetic", loss="mse", seed=0).penalty_scale == 0.5
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from replicate import config, fileio, losses, train
+from replicate import config, fileio, losses, train, vocabulary
 from tests.runs import TINY, synthetic_split
 
 
@@ -119,9 +119,9 @@ def test_models_with_a_loss_of_their_own_train_alone():
         built = models.build(name, seed=0)
         shape = (2, 784) if built.flat else (2, 28, 28, 1)
         built.logits(np.full(shape, 0.5, dtype="float32"), training=True)
-        assert bool(built.logits.losses) == models.has_own_loss(name), name
+        assert bool(built.logits.losses) == vocabulary.model(name).own_loss, name
         cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
-        assert train.fusable(cfg) == (not models.has_own_loss(name))
+        assert train.fusable(cfg) == (not vocabulary.model(name).own_loss)
     assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
 
 
