@@ -90,6 +90,20 @@ def test_a_process_that_trains_on_jax_never_loads_tensorflow_and_compiles_a_step
     assert len(list((tmp_path / "sweep/.cache/jax").glob("jit_train_step-*"))) == 1
 
 
+def test_the_compilation_cache_is_the_sweeps_unless_the_user_set_one(tmp_path):
+    import jax
+
+    try:
+        jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+        sweep._compilation_cache(tmp_path / "sweep")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
+        jax.config.update("jax_compilation_cache_dir", None)
+        sweep._compilation_cache(tmp_path / "sweep")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "sweep/.cache/jax")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", None)
+
+
 def test_tensorflow_is_kept_out_while_jax_trains_and_only_where_it_was_not_loaded(monkeypatch):
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     with sweep._backend_only("jax"):
