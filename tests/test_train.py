@@ -151,6 +151,31 @@ def test_both_feeds_give_each_epoch_its_own_seeded_order():
                 np.testing.assert_array_equal(y, arrays.y_train[index])
 
 
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_the_validation_feed_gives_the_batches_keras_makes_of_arrays(outputs):
+    """The TensorFlow validation pipeline yields exactly the batches of Keras' own pipeline for the arrays (32 each,
+    in order, the last one partial; noisy inputs, clean targets), so validation losses keep their bits."""
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters import array_data_adapter
+
+    train_x, test_x = synthetic_split()
+    cfg = config.RunConfig(**{**TINY, "test_limit": 40, "noise_factor": 0.5})
+    arrays = train.prepare(cfg, train_x, test_x, flat=False)
+    assert arrays.x_test is not arrays.y_test and len(arrays.x_test) == 40
+    feed = train.validation_feed(arrays, outputs, backend="tensorflow")
+    assert isinstance(feed, tf.data.Dataset) and feed.options().autotune.enabled is False
+    y = arrays.y_test if outputs == 1 else [arrays.y_test] * outputs
+    keras_batches = list(array_data_adapter.ArrayDataAdapter(arrays.x_test, y, shuffle=False).get_numpy_iterator())
+    ours = list(feed.as_numpy_iterator())
+    assert [len(b[0]) for b in ours] == [32, 8] and len(keras_batches) == 2
+    for (x, ys), (kx, kys) in zip(ours, keras_batches):
+        np.testing.assert_array_equal(x, kx)
+        for got, want in zip((ys,) if outputs == 1 else ys, (kys,) if outputs == 1 else kys, strict=True):
+            np.testing.assert_array_equal(got, want)
+    x, ys = train.validation_feed(arrays, outputs, backend="jax")  # other backends: Keras' own pipeline
+    assert x is arrays.x_test and (ys is arrays.y_test if outputs == 1 else ys == y)
+
 def test_fused_runs_resume_after_one_of_them_failed(tmp_path, monkeypatch):
     """A run that failed stops its history early; the others resume from the epoch they reached."""
     monkeypatch.setitem(losses.REGISTRY, "mae", losses.Loss("mae", lambda a, x: losses.mse(a, x) * float("nan")))
