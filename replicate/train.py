@@ -140,13 +140,21 @@ def build_fused(cfgs: list[RunConfig], seed: int):
     return builts, model
 
 
+def steps_per_epoch(arrays: Arrays, cfg: RunConfig) -> int:
+    """The batches of one epoch. Given to ``fit``, it makes Keras keep the iterator it makes as an epoch ends for
+    the next epoch instead of making another (on TensorFlow each costs about 20 ms: its functions are instantiated
+    again)."""
+    return math.ceil(len(arrays.x_train) / cfg.batch_size)
+
+
 def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend: str | None = None):
     """The training data for one ``fit`` over all epochs, and ``set_epoch(e)``, called as epoch e begins, which
     makes epoch e visit the images in the order ``permutation(seed, e)``: a resumed run sees the batches an
     uninterrupted one would. Targets are repeated for a model with ``outputs`` outputs.
 
     On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own thread, two ahead of the
-    step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``.
+    step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``. ``fit`` must be given ``steps_per_epoch``
+    (:func:`steps_per_epoch`), which makes Keras keep the iterator it makes as an epoch ends for the next epoch.
     """
     import keras
 
@@ -165,9 +173,10 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         current = tf.Variable(order(0), trainable=False)
         x = tf.constant(arrays.x_train)
         y = x if same else tf.constant(arrays.y_train)
+        # The known length makes Keras start a new iterator when an epoch's batches are done.
         indices = tf.data.Dataset.range(1).flat_map(
             lambda _: tf.data.Dataset.from_tensor_slices(tf.identity(current)).batch(size)
-        ).apply(tf.data.experimental.assert_cardinality(math.ceil(n / size)))  # Keras then knows the epoch length
+        ).apply(tf.data.experimental.assert_cardinality(steps_per_epoch(arrays, cfg)))
         options = tf.data.Options()
         options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
         # With autotuning on, about half the epochs of a conv model ran at half speed on a 2-core machine, one
@@ -180,6 +189,9 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
 
         # A sequential map: with op determinism on, tf.data rewrites a parallel one into this anyway, and logs an
         # error about the attribute the rewrite drops (use_unbounded_threadpool).
+        # Keras makes the next epoch's iterator as an epoch's last step ends, before the next order is set; the
+        # prefetch starts its thread, and so reads the order, at the first batch asked for (the resume tests fail
+        # if it reads the old one).
         data = indices.map(batch).with_options(options).prefetch(2)
         return data, lambda epoch: current.assign(order(epoch))
 
@@ -192,7 +204,7 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
             self.order = order(epoch)
 
         def __len__(self):
-            return math.ceil(n / size)
+            return steps_per_epoch(arrays, cfg)
 
         def __getitem__(self, i):
             index = self.order[i * size:(i + 1) * size]
@@ -374,8 +386,8 @@ def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.Path
             epoch_end(epoch, logs)
 
     if start < cfg.epochs and not all(finished[i] or failures[i] for i in range(len(cfgs))):
-        model.fit(feed, epochs=cfg.epochs, initial_epoch=start, shuffle=False, verbose=0,
-                  validation_data=validation_feed(arrays, len(cfgs)), callbacks=[Hooks()])
+        model.fit(feed, epochs=cfg.epochs, initial_epoch=start, steps_per_epoch=steps_per_epoch(arrays, cfg),
+                  shuffle=False, verbose=0, validation_data=validation_feed(arrays, len(cfgs)), callbacks=[Hooks()])
     for i in range(len(cfgs)):
         if statuses[i] is not None:
             continue
