@@ -153,8 +153,9 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
     uninterrupted one would. Targets are repeated for a model with ``outputs`` outputs.
 
     On TensorFlow the data is a ``tf.data`` pipeline that gathers the batches in its own thread, two ahead of the
-    step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``. ``fit`` must be given ``steps_per_epoch``
-    (:func:`steps_per_epoch`), which makes Keras keep the iterator it makes as an epoch ends for the next epoch.
+    step, from an order held in a variable; on other backends, a ``keras.utils.PyDataset``. The runner's ``fit`` is
+    given :func:`steps_per_epoch`, so Keras keeps the iterator it makes as an epoch ends for the next epoch; neither
+    feed reads the order before the epoch's first batch is asked for.
     """
     import keras
 
@@ -182,6 +183,7 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         # With autotuning on, about half the epochs of a conv model ran at half speed on a 2-core machine, one
         # core idle throughout (benchmarks/RESULTS.md); without autotuning that does not happen.
         options.autotune.enabled = False
+        options.experimental_warm_start = False  # the prefetch below must not start before the first batch
 
         def batch(index):
             xb = tf.gather(x, index)
@@ -189,9 +191,8 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
 
         # A sequential map: with op determinism on, tf.data rewrites a parallel one into this anyway, and logs an
         # error about the attribute the rewrite drops (use_unbounded_threadpool).
-        # Keras makes the next epoch's iterator as an epoch's last step ends, before the next order is set; the
-        # prefetch starts its thread, and so reads the order, at the first batch asked for (the resume tests fail
-        # if it reads the old one).
+        # Keras makes the next epoch's iterator as an epoch's last step ends, before the next order is set; without
+        # warm start the prefetch starts its thread, and so reads the order, at the first batch asked for.
         data = indices.map(batch).with_options(options).prefetch(2)
         return data, lambda epoch: current.assign(order(epoch))
 
@@ -215,7 +216,8 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
     return data, data.set_epoch
 
 
-#: Keras' batch size for validation arrays, with which every committed report was made.
+#: Keras' batch size for validation arrays when ``fit`` gets no batch size (the runner's gets a dataset): every
+#: committed report was made with it.
 VALIDATION_BATCH = 32
 
 
