@@ -198,14 +198,25 @@ def _can_run_here(backend: str) -> bool:
     return keras.backend.backend() == backend
 
 
-def _compilation_cache(out: Path) -> None:
-    """Keep JAX's compiled steps in the sweep folder (``.cache/jax``), so a model's later units (its other seeds,
-    a resumed or sharded sweep) load them instead of compiling again: the same executable, so the same numbers.
-    A cache the user configured (``JAX_COMPILATION_CACHE_DIR``) wins."""
+@contextlib.contextmanager
+def _compilation_cache(out: Path):
+    """Keep JAX's compiled steps in the sweep folder (``.cache/jax``) while this process trains the sweep's units,
+    so a model's later units (its other seeds, a resumed or sharded sweep) load them instead of compiling again:
+    the same executable, so the same numbers. A cache the user configured (``JAX_COMPILATION_CACHE_DIR``) wins;
+    afterwards the process has no cache again, so its next sweep keeps its steps in its own folder."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache as cache
 
-    if jax.config.jax_compilation_cache_dir is None:
-        jax.config.update("jax_compilation_cache_dir", str(out / ".cache" / "jax"))
+    ours = jax.config.jax_compilation_cache_dir is None
+    if ours:
+        cache.set_cache_dir(str(out / ".cache" / "jax"))
+        cache.reset_cache()  # JAX opens its cache at the first compilation, in the folder set then, and keeps it
+    try:
+        yield
+    finally:
+        if ours:
+            cache.set_cache_dir(None)
+            cache.reset_cache()
 
 
 #: Both backends may share one GPU: each takes memory as it needs it instead of most of it up front (settings
@@ -290,14 +301,12 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     total = total or sum(len(u) for u in units)
     last = last or total
     backend = units[0][0].backend if units else ""  # the ETA is this process's: its backend's runs left
-    if backend == "jax":
-        _compilation_cache(out)
     tty = sys.stdout.isatty()
     lead = "\r\x1b[K" if tty and not progress else ""  # first clear the progress line another process draws
     progress = progress and tty
     spent: list[float] = []
     i = first - 1
-    with _backend_only(backend):
+    with _backend_only(backend), _compilation_cache(out) if backend == "jax" else contextlib.nullcontext():
         for group in units:
             todo = [c for c in group if run_status(out / c.path) != "done"]
             start, i = i + 1, i + len(todo)

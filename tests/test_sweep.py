@@ -91,17 +91,30 @@ def test_a_process_that_trains_on_jax_never_loads_tensorflow_and_compiles_a_step
 
 
 def test_the_compilation_cache_is_the_sweeps_unless_the_user_set_one(tmp_path):
+    """While a sweep trains, JAX's compiled steps go to its folder (one that the user set wins); afterwards the
+    process has no cache, so the next sweep in it writes to its own folder, not to the first's (perhaps deleted)."""
     import jax
+    import jax.numpy as jnp
 
+    min_time = jax.config.jax_persistent_cache_min_compile_time_secs
     try:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # keep even these quick compilations
+        for name, k in (("first", 2.0), ("second", 3.0)):
+            with sweep._compilation_cache(tmp_path / name):
+                assert jax.config.jax_compilation_cache_dir == str(tmp_path / name / ".cache/jax")
+                jax.jit(lambda x, k=k: x * k + 1)(jnp.ones(3)).block_until_ready()
+            assert jax.config.jax_compilation_cache_dir is None
+            assert len(list((tmp_path / name / ".cache/jax").glob("jit__lambda-*"))) == 1, name
         jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
-        sweep._compilation_cache(tmp_path / "sweep")
+        with sweep._compilation_cache(tmp_path / "third"):
+            assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
-        jax.config.update("jax_compilation_cache_dir", None)
-        sweep._compilation_cache(tmp_path / "sweep")
-        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "sweep/.cache/jax")
     finally:
         jax.config.update("jax_compilation_cache_dir", None)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", min_time)
+        from jax.experimental.compilation_cache import compilation_cache
+
+        compilation_cache.reset_cache()
 
 
 def test_tensorflow_is_kept_out_while_jax_trains_and_only_where_it_was_not_loaded(monkeypatch):
