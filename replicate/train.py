@@ -147,6 +147,19 @@ def steps_per_epoch(arrays: Arrays, cfg: RunConfig) -> int:
     return math.ceil(len(arrays.x_train) / cfg.batch_size)
 
 
+def _data_options():
+    """The options of the runner's ``tf.data`` pipelines."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
+    # With autotuning on, about half the epochs of a conv model ran at half speed on a 2-core machine, one core idle
+    # throughout (benchmarks/RESULTS.md); without autotuning that does not happen.
+    options.autotune.enabled = False
+    options.experimental_warm_start = False  # a prefetch must not start before the first batch is asked for
+    return options
+
+
 def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend: str | None = None):
     """The training data for one ``fit`` over all epochs, and ``set_epoch(e)``, called as epoch e begins, which
     makes epoch e visit the images in the order ``permutation(seed, e)``: a resumed run sees the batches an
@@ -178,12 +191,6 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         indices = tf.data.Dataset.range(1).flat_map(
             lambda _: tf.data.Dataset.from_tensor_slices(tf.identity(current)).batch(size)
         ).apply(tf.data.experimental.assert_cardinality(steps_per_epoch(arrays, cfg)))
-        options = tf.data.Options()
-        options.experimental_optimization.apply_default_optimizations = False  # as Keras sets for arrays
-        # With autotuning on, about half the epochs of a conv model ran at half speed on a 2-core machine, one
-        # core idle throughout (benchmarks/RESULTS.md); without autotuning that does not happen.
-        options.autotune.enabled = False
-        options.experimental_warm_start = False  # the prefetch below must not start before the first batch
 
         def batch(index):
             xb = tf.gather(x, index)
@@ -193,7 +200,7 @@ def epoch_feed(arrays: Arrays, cfg: RunConfig, seed: int, outputs: int, backend:
         # error about the attribute the rewrite drops (use_unbounded_threadpool).
         # Keras makes the next epoch's iterator as an epoch's last step ends, before the next order is set; without
         # warm start the prefetch starts its thread, and so reads the order, at the first batch asked for.
-        data = indices.map(batch).with_options(options).prefetch(2)
+        data = indices.map(batch).with_options(_data_options()).prefetch(2)
         return data, lambda epoch: current.assign(order(epoch))
 
     class EpochBatches(keras.utils.PyDataset):
@@ -236,10 +243,7 @@ def validation_feed(arrays: Arrays, outputs: int, backend: str | None = None):
 
     x = batches(arrays.x_test)
     y = x if arrays.y_test is arrays.x_test else batches(arrays.y_test)
-    options = tf.data.Options()
-    options.experimental_optimization.apply_default_optimizations = False
-    options.autotune.enabled = False
-    return tf.data.Dataset.zip(x, y if outputs == 1 else (y,) * outputs).with_options(options)
+    return tf.data.Dataset.zip(x, y if outputs == 1 else (y,) * outputs).with_options(_data_options())
 
 
 def train_one(cfg: RunConfig, run_dir: str | os.PathLike, train: np.ndarray, test: np.ndarray,
