@@ -199,11 +199,14 @@ def _can_run_here(backend: str) -> bool:
 
 
 @contextlib.contextmanager
-def _compilation_cache(out: Path):
-    """Keep JAX's compiled steps in the sweep folder (``.cache/jax``) while this process trains the sweep's units,
-    so a model's later units (its other seeds, a resumed or sharded sweep) load them instead of compiling again:
-    the same executable, so the same numbers. A cache the user configured (``JAX_COMPILATION_CACHE_DIR``) wins;
-    afterwards the process has no cache again, so its next sweep keeps its steps in its own folder."""
+def _compilation_cache(out: Path, backend: str = "jax"):
+    """Keep JAX's compiled steps in the sweep folder (``.cache/jax``) while this process trains the sweep's units
+    on JAX, so a model's later units (its other seeds, a resumed or sharded sweep) load them instead of compiling
+    again: the same executable, so the same numbers. A cache the user configured (``JAX_COMPILATION_CACHE_DIR``)
+    wins; afterwards the process has no cache again, so its next sweep keeps its steps in its own folder."""
+    if backend != "jax":
+        yield
+        return
     import jax
     from jax.experimental.compilation_cache import compilation_cache as cache
 
@@ -306,7 +309,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     progress = progress and tty
     spent: list[float] = []
     i = first - 1
-    with _backend_only(backend), _compilation_cache(out) if backend == "jax" else contextlib.nullcontext():
+    with _backend_only(backend), _compilation_cache(out, backend):
         for group in units:
             todo = [c for c in group if run_status(out / c.path) != "done"]
             start, i = i + 1, i + len(todo)
