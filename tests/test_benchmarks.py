@@ -6,6 +6,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import bench_flops  # noqa: E402
 import common  # noqa: E402
+import profile_layers  # noqa: E402
 from replicate import models  # noqa: E402
 
 
@@ -16,6 +17,19 @@ def test_multiply_adds_from_layer_shapes():
     assert bench_flops.macs_per_sample(models.build("conv").autoencoder) == sum(conv)
     deep = 784 * 128 + 128 * 64 + 64 * 32 + 32 * 64 + 64 * 128 + 128 * 784
     assert bench_flops.macs_per_sample(models.build("deep").autoencoder) == deep
+
+
+def test_a_layers_work_counts_the_products_and_tensors_of_its_passes():
+    """The first layer computes no input gradient (2 products, the input read twice); later ones do (3, and the
+    input's gradient written); a pooling layer has no products but the same traffic rule."""
+    layers = models.build("denoising").autoencoder.layers
+    first, pool, second = layers[1], layers[2], layers[3]
+    n = profile_layers.BATCH
+    assert profile_layers.layer_work(first, True) == (2 * 2 * n * 28 * 28 * 9 * 32,
+                                                      4 * (2 * n * 28 * 28 + 2 * n * 28 * 28 * 32))
+    assert profile_layers.layer_work(pool, False) == (0, 4 * (3 * n * 28 * 28 * 32 + 2 * n * 14 * 14 * 32))
+    assert profile_layers.layer_work(second, False) == (2 * 3 * n * 14 * 14 * 9 * 32 * 32,
+                                                        4 * (5 * n * 14 * 14 * 32))
 
 
 def test_ratio_of_medians_and_paired_ratios():
