@@ -85,9 +85,10 @@ def layer_profile(layer, first: bool, repeats: int) -> dict:
 
 def whole_steps(name: str, repeats: int, policies=("float32", "mixed_bfloat16")) -> dict[str, list[float]]:
     """Seconds per training step of the whole model (BCE, Adam, the runner's ``steps_per_execution``) at the post's
-    batch size, bare ``fit`` on a ``tf.data`` pipeline with the runner's options (autotuning off: with it, some
-    epochs run at half speed on 2 cores), under each Keras dtype policy (``mixed_bfloat16``: bfloat16 layers,
-    float32 weights, the output float32), timed in turn."""
+    batch size, bare ``fit`` on a plain ``tf.data`` pipeline with the runner's options (autotuning off: with it, some
+    epochs run at half speed on 2 cores; not the runner's feed, which gathers shuffled batches and prefetches), under
+    each Keras dtype policy (``mixed_bfloat16``: bfloat16 layers but the float32 logits and sigmoid, float32
+    weights), timed in turn."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -96,13 +97,13 @@ def whole_steps(name: str, repeats: int, policies=("float32", "mixed_bfloat16"))
 
     images = np.random.default_rng(0).random((BATCH * STEPS, 28, 28, 1), dtype=np.float32)
     x = tf.data.Dataset.from_tensor_slices((images, images)).batch(BATCH).with_options(train._data_options())
-    fits = {}
+    fits, before = {}, keras.mixed_precision.global_policy().name
     for policy in policies:
         keras.mixed_precision.set_global_policy(policy)
         try:
             model = models.build(name, seed=0).autoencoder
         finally:
-            keras.mixed_precision.set_global_policy("float32")
+            keras.mixed_precision.set_global_policy(before)
         model.compile(optimizer="adam", loss="binary_crossentropy", steps_per_execution=train.STEPS_PER_EXECUTION)
         fits[policy] = lambda m=model: m.fit(x, epochs=1, verbose=0, shuffle=False)  # the pipeline is in order
     times = interleaved({p: lambda f=fit: timed(f) / STEPS for p, fit in fits.items()}, repeats,

@@ -21,7 +21,8 @@ def test_multiply_adds_from_layer_shapes():
 
 def test_a_layers_work_counts_the_products_and_tensors_of_its_passes():
     """The first layer computes no input gradient (2 products, the input read twice); later ones do (3, and the
-    input's gradient written); a pooling layer has no products but the same traffic rule."""
+    input's gradient written); a pooling layer has no products but the same traffic rule; a convolution that shrinks
+    its maps counts its products at the output's size."""
     layers = models.build("denoising").autoencoder.layers
     first, pool, second = layers[1], layers[2], layers[3]
     n = profile_layers.BATCH
@@ -30,6 +31,9 @@ def test_a_layers_work_counts_the_products_and_tensors_of_its_passes():
     assert profile_layers.layer_work(pool, False) == (0, 4 * (3 * n * 28 * 28 * 32 + 2 * n * 14 * 14 * 32))
     assert profile_layers.layer_work(second, False) == (2 * 3 * n * 14 * 14 * 9 * 32 * 32,
                                                         4 * (5 * n * 14 * 14 * 32))
+    shrinking = models.build("conv").autoencoder.get_layer(index=11)  # 3 x 3 "valid": 16 x 16 x 8 -> 14 x 14 x 16
+    assert profile_layers.layer_work(shrinking, False) == (2 * 3 * n * 14 * 14 * 9 * 8 * 16,
+                                                           4 * (3 * n * 16 * 16 * 8 + 2 * n * 14 * 14 * 16))
 
 
 def test_ratio_of_medians_and_paired_ratios():
