@@ -21,20 +21,24 @@ from common import parser, save
 from replicate import config, data, models, train
 
 
+def layer_macs(layer) -> int:
+    """Multiply-adds of one sample's forward pass through ``layer``: a Dense or Conv2D layer's product, else 0."""
+    import keras
+
+    if isinstance(layer, keras.layers.Dense):
+        return math.prod(layer.input.shape[1:]) * layer.units
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw, cin, cout = layer.kernel.shape
+        return math.prod(layer.output.shape[1:3]) * kh * kw * cin * cout
+    return 0
+
+
 def macs_per_sample(model) -> int:
     """Multiply-adds of one forward pass through the Dense and Conv2D layers of ``model`` (nested models too)."""
     import keras
 
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += macs_per_sample(layer)
-        elif isinstance(layer, keras.layers.Dense):
-            total += math.prod(layer.input.shape[1:]) * layer.units
-        elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            total += math.prod(layer.output.shape[1:3]) * kh * kw * cin * cout
-    return total
+    return sum(macs_per_sample(layer) if isinstance(layer, keras.Model) else layer_macs(layer)
+               for layer in model.layers)
 
 
 def peak_matmul(repeats: int) -> dict:

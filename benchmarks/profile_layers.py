@@ -19,6 +19,7 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from bench_flops import layer_macs  # noqa: E402
 from common import interleaved, parser, save, timed  # noqa: E402
 from replicate import models  # noqa: E402
 
@@ -52,12 +53,8 @@ def memory_rate(repeats: int) -> float:
 def layer_work(layer, first: bool) -> tuple[int, int]:
     """FLOP and bytes of traffic (as defined above) of one forward and backward pass of ``layer`` on a batch."""
     n_in, n_out = BATCH * math.prod(layer.input.shape[1:]), BATCH * math.prod(layer.output.shape[1:])
-    macs = 0
-    if hasattr(layer, "kernel"):
-        kh, kw, cin, cout = layer.kernel.shape
-        macs = BATCH * math.prod(layer.output.shape[1:3]) * kh * kw * cin * cout
     products = 2 if first else 3  # forward and weights' gradient, and the input's gradient after the first layer
-    return 2 * macs * products, 4 * (2 * n_in + 2 * n_out + (0 if first else n_in))
+    return 2 * BATCH * layer_macs(layer) * products, 4 * (2 * n_in + 2 * n_out + (0 if first else n_in))
 
 
 def layer_profile(layer, first: bool, repeats: int) -> dict:
@@ -106,9 +103,8 @@ def whole_steps(name: str, repeats: int, policies=("float32", "mixed_bfloat16"))
             keras.mixed_precision.set_global_policy(before)
         model.compile(optimizer="adam", loss="binary_crossentropy", steps_per_execution=train.STEPS_PER_EXECUTION)
         fits[policy] = lambda m=model: m.fit(x, epochs=1, verbose=0, shuffle=False)  # the pipeline is in order
-    times = interleaved({p: lambda f=fit: timed(f) / STEPS for p, fit in fits.items()}, repeats,
-                        warmup=lambda: [fit() for fit in fits.values()])
-    return times
+    return interleaved({p: lambda f=fit: timed(f) / STEPS for p, fit in fits.items()}, repeats,
+                       warmup=lambda: [fit() for fit in fits.values()])
 
 
 def main(argv=None) -> int:
