@@ -5,10 +5,12 @@ with ``cli`` as the thin entry point. ``theory`` holds the closed-form per-pixel
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from replicate import quiet as _quiet
+from replicate import numerics as _numerics, quiet as _quiet
 
-# Before TensorFlow or JAX loads, here or in a child process: their start-up log would bury the progress lines.
+# Before TensorFlow or JAX loads, here or in a child process: their start-up log would bury the progress lines,
+# and on a GPU they must compute deterministically and in float32 (replicate.numerics).
 _quiet.install()
+_numerics.install()
 
 try:
     __version__ = _version("replicate")

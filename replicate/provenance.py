@@ -13,6 +13,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from replicate import numerics
+
 _PACKAGES = ("replicate", "keras", "tensorflow", "jax", "jaxlib", "numpy", "scipy", "scikit-image", "matplotlib",
              "jinja2")
 
@@ -97,6 +99,7 @@ def collect(argv: list[str] | None = None, backend: str | None = None) -> dict:
         "backend": backend or os.environ.get("KERAS_BACKEND", "tensorflow"),
         "device": device(),
         "platform": f"{platform.system()} {platform.machine()}",
+        "numerics": numerics.settings(),
         "git": git_state(),
         "command": command_line(argv),
     }

@@ -28,7 +28,8 @@ _DETERMINISM_ON = False
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and the backend, and make TensorFlow's ops deterministic (once per process)."""
+    """Seed Python, numpy and the backend, and make TensorFlow's ops deterministic and float32 (not TF32) on a
+    GPU (once per process; JAX gets the same from :mod:`replicate.numerics`)."""
     global _DETERMINISM_ON
     import keras
 
@@ -37,6 +38,7 @@ def seed_everything(seed: int) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
         tf.get_logger().setLevel("ERROR")  # each run builds new tf.functions; the retracing notice is expected
         _DETERMINISM_ON = True
 
