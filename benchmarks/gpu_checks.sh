@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # The GPU checks of benchmarks/RESULTS.md in one bounded run, on a machine with a CUDA build of JAX (TensorFlow
-# need not be installed; every model then trains on JAX):
-#   1. determinism and agreement: the smoke sweep five times at once: twice with JAX's defaults, twice with XLA's
-#      deterministic GPU ops alone, and once with those and float32 products in float32 (replicate's settings,
-#      replicate/numerics.py), to compare with a CPU sweep;
-#   2. alongside 1, the post's full protocol, BCE and MSE, seed 0, as 8 shards at once (one per unit of work);
-#   3. bench_protocol.py: one epoch of every model at the post's batch size on all 60,000 images, alone;
-#   4. bench_sweep.py: side by side against loss after loss, 7 losses.
-# Stages 2-4 run with replicate's settings (the run of 2026-12-04 predates them: JAX's defaults). GPU utilisation
-# is sampled every 0.5 s throughout; each stage's start and end are logged. Stages past the
-# deadline are cut short (a cut sweep keeps its epoch checkpoints). Everything lands in RESULTS_DIR.
+# need not be installed; every model then trains on JAX). Stages (STAGES picks them; default all, in this order):
+#   smoke     determinism and agreement: the smoke sweep three times at once, twice with replicate's settings
+#             (replicate/numerics.py: the same numbers twice?) and once with JAX's defaults; compare them with a
+#             CPU sweep of the same profile afterwards (replicate compare);
+#   full      alongside smoke, the post's full protocol, BCE and MSE, seed 0, as SHARDS (default 8) shards at
+#             once, one per unit of work, for at most FULL_S (default 300) seconds; then its results;
+#   sweep     bench_sweep.py: side by side against loss after loss, 7 losses (about 4 min at --repeats 2);
+#   protocol  bench_protocol.py: one epoch of every model at the post's batch size on all 60,000 images, alone.
+# Everything but the smoke arm with JAX's defaults runs with replicate's settings (the run of 2026-12-04 predates
+# them: it used JAX's defaults throughout). GPU utilisation is sampled every 0.5 s; each stage's start and end are
+# logged; a stage past the deadline is cut short (a cut sweep keeps its epoch checkpoints). All lands in
+# RESULTS_DIR. In 9-minute runs: `gpu_checks.sh R1 DATA` then `STAGES=protocol gpu_checks.sh R2 DATA`.
 #
 #   benchmarks/gpu_checks.sh RESULTS_DIR DATA_DIR [DEADLINE_S]
-# Smaller settings for a dry run on a CPU: SMOKE_ARGS, PROTOCOL_ARGS, FULL_ARGS, SWEEP_ARGS. STAGES picks stages
-# (default "full smoke protocol sweep"); SHARDS (default 8) splits the full protocol.
+# Smaller settings for a dry run on a CPU: SMOKE_ARGS, PROTOCOL_ARGS, FULL_ARGS, SWEEP_ARGS.
 set -u
 out=$(realpath -m "$1"); data=$(realpath "$2"); deadline=${3:-540}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,30 +58,27 @@ smoke() {  # smoke NAME [ENV=VALUE...]: the smoke sweep into $work/NAME, then it
 export -f smoke
 export work py SMOKE_ARGS
 defaults="XLA_FLAGS=--xla_gpu_deterministic_ops=false JAX_DEFAULT_MATMUL_PRECISION=default"
-det="XLA_FLAGS=--xla_gpu_deterministic_ops=true JAX_DEFAULT_MATMUL_PRECISION=default"
-ours="XLA_FLAGS=--xla_gpu_deterministic_ops=true JAX_DEFAULT_MATMUL_PRECISION=highest"
 full=(-m replicate run --profile tutorial --dataset fashion_mnist --losses bce mse --seed 0 --out "$work/full"
       --no-report ${FULL_ARGS:-})
-# The full protocol's shards and the five smoke sweeps share the GPU: their times are not the per-model figures
-# (bench_protocol.py measures those alone, next).
-on() { [[ " ${STAGES:-full smoke protocol sweep} " == *" $1 "* ]]; }
+# The full protocol's shards and the smoke sweeps share the GPU: their times are not the per-model figures
+# (bench_protocol.py measures those alone).
+on() { [[ " ${STAGES:-smoke full sweep protocol} " == *" $1 "* ]]; }
 pids=()
 if on full; then
-    say "BEGIN full (${SHARDS:=8} shards at once, limit ${FULL_S:=240}s)"
+    say "BEGIN full (${SHARDS:=8} shards at once, limit ${FULL_S:=300}s)"
     for (( i = 1; i <= SHARDS; i++ )); do
         timeout -s INT -k 15 "$FULL_S" "$py" "${full[@]}" --shard "$i/$SHARDS" >"$work/full-$i.log" 2>&1 &
         pids+=($!)
     done
 fi
-on smoke && stage smoke 170 bash -c "smoke smoke_a $defaults & smoke smoke_b $defaults & smoke smoke_det_a $det &
-                                     smoke smoke_det_b $det & smoke smoke_det_highest $ours & wait"
+on smoke && stage smoke 200 bash -c "smoke smoke_ours_a & smoke smoke_ours_b & smoke smoke_defaults $defaults & wait"
 if on full; then
     for p in "${pids[@]}"; do wait "$p"; done
     say "END full"; tail -q -n 2 "$work"/full-*.log >>"$log"
     stage evaluate-full 90 "$py" -m replicate evaluate "$work/full"
 fi
-on protocol && stage protocol 170 "$py" benchmarks/bench_protocol.py ${PROTOCOL_ARGS:---repeats 2}
-on sweep && stage sweep 200 "$py" benchmarks/bench_sweep.py ${SWEEP_ARGS:---repeats $(( $(left) > 230 ? 2 : 1 ))}
+on sweep && stage sweep 260 "$py" benchmarks/bench_sweep.py ${SWEEP_ARGS:---repeats $(( $(left) > 290 ? 2 : 1 ))}
+on protocol && stage protocol 400 "$py" benchmarks/bench_protocol.py ${PROTOCOL_ARGS:---repeats 2}
 kill "$sampler"
 cd "$work" && find . -name '*.json' -o -name '*.log' | grep -v '/\.cache/' | tar czf "$out/runs.tar.gz" -T -
 say "done; $(du -sh "$out/runs.tar.gz" | cut -f1) of runs"
