@@ -75,8 +75,8 @@ def main(argv=None) -> int:
               f"{row['batch_size']}: {row['epoch_s']:.1f} s -> x {row['post_epochs']} epochs = "
               f"{row['projected_s'] / 60:.1f} min; {row['achieved_flops'] / 1e9:.0f} GFLOP/s", flush=True)
         limit_s = total_flops / peak
-        figures = {"models": rows, "projected_min": total_s / 60, "limit_min": limit_s / 60,
-                   "total_flops": total_flops, "peak_flops": peak, "repeats": args.repeats, "target_min": TARGET_MINUTES}
+        figures = {"models": rows, "projected_min": total_s / 60, "limit_min": limit_s / 60, "total_flops": total_flops,
+                   "peak_flops": peak, "repeats": args.repeats, "target_min": TARGET_MINUTES}
         # After every model, beside the figures of a finished run, so that a run cut short keeps what it measured.
         partial = save("full_protocol_partial", figures)
     save("full_protocol", figures)

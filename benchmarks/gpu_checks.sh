@@ -36,7 +36,8 @@ stage() {  # stage NAME BUDGET_S COMMAND...: run COMMAND for at most min(BUDGET_
     say "END $name rc=$?"
 }
 
-say "host $(hostname), $(nproc) cores; $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)
+say "host $(hostname), $(nproc) cores; $gpu"
 "$py" - <<'EOF' 2>&1 | tee -a "$log"
 import jax, keras, numpy, skimage
 print("jax", jax.__version__, "keras", keras.__version__, "numpy", numpy.__version__, "skimage", skimage.__version__,
@@ -50,7 +51,8 @@ sampler=$!
 
 smoke() {  # smoke NAME [ENV=VALUE...]: the smoke sweep into $work/NAME, then its results
     local name=$1; shift
-    env "$@" "$py" -m replicate run --profile smoke --out "$work/$name" --no-report ${SMOKE_ARGS:-} >"$work/$name.log" 2>&1
+    env "$@" "$py" -m replicate run --profile smoke --out "$work/$name" --no-report ${SMOKE_ARGS:-} \
+        >"$work/$name.log" 2>&1
     local trained=$?
     env "$@" "$py" -m replicate evaluate "$work/$name" >>"$work/$name.log" 2>&1
     echo "$name: run rc=$trained, evaluate rc=$?"; tail -n 2 "$work/$name.log"

@@ -14,6 +14,13 @@ from replicate import numerics, provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION", "KERAS_BACKEND")
+#: JAX's own defaults, named explicitly so that replicate keeps them.
+JAX_DEFAULTS = {"XLA_FLAGS": "--xla_gpu_deterministic_ops=false", "JAX_DEFAULT_MATMUL_PRECISION": "default"}
+
+
+def _environment(**changes: str) -> dict:
+    """This process's environment without the settings under test (nor a backend), with ``changes``."""
+    return {**{k: v for k, v in os.environ.items() if k not in OURS}, **changes}
 
 
 def test_the_deterministic_ops_and_float32_products_are_added_where_the_user_set_neither():
@@ -29,7 +36,8 @@ def test_the_users_flags_are_kept_and_their_own_choice_wins():
     numerics.install(env)
     assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2 --xla_gpu_deterministic_ops=true"
     assert env["JAX_DEFAULT_MATMUL_PRECISION"] == "default"
-    for theirs in ("--xla_gpu_deterministic_ops=false", "--a=1  --xla_gpu_deterministic_ops", "--xla_gpu_deterministic_ops false"):
+    for theirs in ("--xla_gpu_deterministic_ops=false", "--a=1  --xla_gpu_deterministic_ops",
+                   "--xla_gpu_deterministic_ops false"):
         env = {"XLA_FLAGS": theirs}
         numerics.install(env)
         assert env["XLA_FLAGS"] == theirs
@@ -52,7 +60,7 @@ def _output(process: subprocess.Popen) -> str:
 def test_a_process_that_imports_replicate_computes_with_them_even_when_it_loaded_jax_first():
     """JAX's own precision is what a computation uses; the provenance reports it. A process that imported JAX
     first still gets the precision (its XLA flags are then as it started)."""
-    base = {**{k: v for k, v in os.environ.items() if k not in OURS}, "KERAS_BACKEND": "jax"}  # no TensorFlow
+    base = _environment(KERAS_BACKEND="jax")  # no TensorFlow
     report = ("import jax, json; from replicate import numerics, provenance; "
               "print(json.dumps([jax.config.jax_default_matmul_precision, provenance.collect([])['numerics']]))")
     started = {"replicate first": _python("import replicate; " + report, base),
@@ -89,10 +97,7 @@ print(json.dumps([digest, jax.config.jax_default_matmul_precision, os.environ["X
 def test_on_a_cpu_the_settings_change_no_number():
     """Dense and convolutional gradient steps with the settings and with JAX's own defaults: the same weights, bit
     for bit (a sweep made before the settings existed regenerates unchanged; the slow test below trains a model)."""
-    base = {k: v for k, v in os.environ.items() if k not in OURS}
-    ours = _python(_STEPS, base)
-    theirs = _python(_STEPS, {**base, "XLA_FLAGS": "--xla_gpu_deterministic_ops=false",
-                              "JAX_DEFAULT_MATMUL_PRECISION": "default"})
+    ours, theirs = _python(_STEPS, _environment()), _python(_STEPS, _environment(**JAX_DEFAULTS))
     ours, theirs = json.loads(_output(ours)), json.loads(_output(theirs))
     assert ours[1:] == ["highest", "--xla_gpu_deterministic_ops=true"]  # each ran with what it was given
     assert theirs[1:] == ["default", "--xla_gpu_deterministic_ops=false"]
@@ -109,10 +114,8 @@ def _train(tmp_path: Path, name: str, env: dict) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_on_a_cpu_a_run_trained_with_the_settings_equals_one_trained_without(tmp_path):
-    base = {k: v for k, v in os.environ.items() if k not in OURS}
-    started = {"ours": _train(tmp_path, "ours", base),
-               "theirs": _train(tmp_path, "theirs", {**base, "XLA_FLAGS": "--xla_gpu_deterministic_ops=false",
-                                                     "JAX_DEFAULT_MATMUL_PRECISION": "default"})}
+    started = {"ours": _train(tmp_path, "ours", _environment()),
+               "theirs": _train(tmp_path, "theirs", _environment(**JAX_DEFAULTS))}
     seen = {}
     for name, process in started.items():
         _, err = process.communicate(timeout=300)
