@@ -73,6 +73,19 @@ def test_a_process_that_imports_replicate_computes_with_them_even_when_it_loaded
     assert seen["the user's"] == ["bfloat16", {"XLA_FLAGS": flags, "JAX_DEFAULT_MATMUL_PRECISION": "bfloat16"}]
 
 
+def test_tensorflow_gets_its_float32_products_in_float32_from_the_runners_seeding():
+    """TensorFlow's half of the settings: TensorFlow runs float32 products as TF32 on GPUs that have it unless told
+    not to, and the runner's seeding tells it (this process trains on TensorFlow, as the suite does)."""
+    import keras
+    import tensorflow as tf
+
+    from replicate import train
+
+    assert keras.backend.backend() == "tensorflow"
+    train.seed_everything(0)
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+
+
 #: A few gradient steps of a dense and a convolutional layer, at the precision and flags the process was given.
 _STEPS = """
 import hashlib, json, os, jax, jax.numpy as jnp, numpy as np
