@@ -111,6 +111,47 @@ def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
                                       np.load(tmp_path / "straight" / name / "reconstructions.npz")["recon"])
 
 
+def later_seed_on_the_same_model(out: Path) -> None:
+    """Seed 1 trained after seed 0 in one process, on the model built for seed 0, ends as seed 1 built anew: same
+    history, weights and reconstructions, bit for bit (Adam's state matters from the second step on)."""
+    train_x, test_x = synthetic_split()
+
+    def run(name: str, seed: int):
+        cfgs = [config.RunConfig(**{**TINY, "loss": loss, "seed": seed, "epochs": 2}) for loss in ("bce", "ssim")]
+        train.train_side_by_side(cfgs, [out / name / c.loss for c in cfgs], out / name / "state", train_x, test_x)
+        return [model for _, model, _ in train._COMPILED.values()]
+
+    train._COMPILED.clear()
+    first = run("seed0", 0)
+    assert len(first) == 1 and run("reused", 1) == first  # the same model object, kept
+    train._COMPILED.clear()
+    assert run("anew", 1) != first
+    for loss in ("bce", "ssim"):
+        reused, anew = out / "reused" / loss, out / "anew" / loss
+        assert (reused / "history.json").read_bytes() == (anew / "history.json").read_bytes()
+        np.testing.assert_array_equal(np.load(reused / "reconstructions.npz")["recon"],
+                                      np.load(anew / "reconstructions.npz")["recon"])
+        for w_reused, w_anew in zip(_weights(reused), _weights(anew), strict=True):
+            np.testing.assert_array_equal(w_reused, w_anew)
+    assert (out / "seed0" / "bce" / "history.json").read_bytes() != (out / "anew" / "bce" / "history.json").read_bytes()
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_later_seed_reuses_the_compiled_model_with_the_numbers_of_a_new_one(tmp_path, backend):
+    import os
+    import subprocess
+    import sys
+
+    if backend == "tensorflow":
+        later_seed_on_the_same_model(tmp_path)
+        return
+    script = "import sys; from pathlib import Path; from tests import test_train; " \
+             "test_train.later_seed_on_the_same_model(Path(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env={**os.environ, "KERAS_BACKEND": "jax"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_models_with_a_loss_of_their_own_train_alone():
     """Keras adds a model's own loss (activity penalty, KL) to the total only, so those models are never fused."""
     from replicate import models
