@@ -130,15 +130,16 @@ def _blur_matrix(n: int, sigma: float, radius: int, valid: bool) -> np.ndarray:
 
 
 def _blur(maps, k: np.ndarray):
-    """Separable Gaussian filter ``k @ map @ k.T`` of every map in ``maps`` (B, C, H, W) with the blur matrix
-    ``k`` (H', H), as two large 2-D matrix products over all maps at once (on a CPU far faster than many tiny
-    batched products or a depthwise convolution)."""
+    """Separable Gaussian filter of every map in ``maps`` (B, C, H, W) with the blur matrix ``k`` (H', H), as two
+    large 2-D matrix products over all maps at once (on a CPU far faster than many tiny batched products, a
+    depthwise convolution or shifted sums). Returns ``(k @ map @ k.T).T``: transposed, which saves a transpose,
+    and which the callers may ignore as they treat every map alike and average over pixels."""
     kt = ops.convert_to_tensor(k.T, dtype=maps.dtype)
     out, size = k.shape
     rows = ops.matmul(ops.reshape(maps, (-1, size)), kt)  # along W
     rows = ops.swapaxes(ops.reshape(rows, (-1, size, out)), -1, -2)
     cols = ops.matmul(ops.reshape(rows, (-1, size)), kt)  # along H
-    return ops.swapaxes(ops.reshape(cols, (-1, *maps.shape[1:-2], out, out)), -1, -2)
+    return ops.reshape(cols, (-1, *maps.shape[1:-2], out, out))
 
 
 def _images(y):
@@ -147,27 +148,30 @@ def _images(y):
 
 def _local_stats(a, x, k: np.ndarray):
     """Luminance and contrast-structure terms of SSIM from Gaussian-weighted means, variances and covariance
-    (population form) of targets ``a`` and outputs ``x`` (B, 1, H, W), with the blur matrix ``k``."""
-    # Two blurs, not one of all five maps: the gradient then flows back through the three maps of x alone.
-    target = _blur(ops.concatenate([a, a * a], axis=1), k)
-    output = _blur(ops.concatenate([x, x * x, a * x], axis=1), k)
-    mu_a, mu_x = target[:, 0:1], output[:, 0:1]
-    var_a = target[:, 1:2] - mu_a * mu_a
-    var_x = output[:, 1:2] - mu_x * mu_x
-    cov = output[:, 2:3] - mu_a * mu_x
-    luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
-    contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
+    (population form) of targets ``a`` and outputs ``x`` (B, 1, H, W), with the blur matrix ``k``.
+
+    Four blurred maps, not five: the variances enter only as their sum, so a^2 + x^2 is blurred once. The target's
+    mean is blurred apart from the rest, so the gradient flows back through the three maps of ``x`` alone."""
+    mu_a = _blur(a, k)
+    output = _blur(ops.concatenate([x, a * a + x * x, a * x], axis=1), k)
+    mu_x, squares, product = output[:, 0:1], output[:, 1:2], output[:, 2:3]
+    mu_ax, mu_squares = mu_a * mu_x, mu_a * mu_a + mu_x * mu_x
+    luminance = (2 * mu_ax + SSIM_C1) / (mu_squares + SSIM_C1)
+    contrast_structure = (2 * (product - mu_ax) + SSIM_C2) / (squares - mu_squares + SSIM_C2)
     return luminance, contrast_structure
 
 
 _SSIM_KERNEL = _blur_matrix(IMAGE_SIDE, SSIM_SIGMA, 5, valid=True)
 _MS_KERNELS = [_blur_matrix(IMAGE_SIDE, s, math.ceil(3 * s), valid=False) for s in MS_SSIM_SIGMAS]
+#: The mean over pixels of the L1 map blurred at the coarsest width is this weighted mean of the unblurred map:
+#: mean(k M k^T) = mean(W * M) with W = outer(column sums of k, column sums of k).
+_L1_WEIGHTS = np.outer(_MS_KERNELS[-1].sum(axis=0), _MS_KERNELS[-1].sum(axis=0)).reshape(1, -1)
 
 
 def ssim_map(y_true, y_pred):
-    """Per-pixel SSIM of Wang et al. (2004) between targets and images (not logits): 11-tap Gaussian window,
-    sigma 1.5, population covariance, data range 1, valid region only (the same numbers as scikit-image's
-    ``gaussian_weights=True`` setting)."""
+    """Per-pixel SSIM of Wang et al. (2004) between targets and images (not logits), transposed: 11-tap Gaussian
+    window, sigma 1.5, population covariance, data range 1, valid region only (the same numbers as
+    scikit-image's ``gaussian_weights=True`` setting)."""
     y_pred = ops.convert_to_tensor(y_pred)
     a = ops.cast(y_true, y_pred.dtype)
     luminance, cs = _local_stats(_images(a), _images(y_pred), _SSIM_KERNEL)
@@ -180,14 +184,14 @@ def ssim(y_true, logits):
 
 def ms_ssim_l1(y_true, logits):
     a, z = _as_float(y_true, logits)
-    a, x = _images(a), _images(ops.sigmoid(z))
+    x = ops.sigmoid(z)
     ms = 1.0
     for k in _MS_KERNELS:
-        luminance, cs = _local_stats(a, x, k)
+        luminance, cs = _local_stats(_images(a), _images(x), k)
         ms = ms * cs
     ms = ms * luminance  # luminance at the coarsest width only
-    l1 = _blur(ops.abs(x - a), _MS_KERNELS[-1])
-    return _per_sample(MS_SSIM_ALPHA * (1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1)
+    l1 = _per_sample(ops.reshape(ops.abs(x - a), (-1, IMAGE_SIDE**2)) * ops.convert_to_tensor(_L1_WEIGHTS, x.dtype))
+    return MS_SSIM_ALPHA * _per_sample(1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1
 
 
 @dataclass(frozen=True)
