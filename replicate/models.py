@@ -18,7 +18,7 @@ from keras import layers, ops, regularizers
 
 from replicate import vocabulary
 
-ORIGINAL_DIM = 28 * 28
+ORIGINAL_DIM = vocabulary.PIXELS
 #: The post's L1 activity penalty on the sparse model's code (its literal ``10e-5``).
 SPARSE_L1 = 10e-5
 
@@ -223,7 +223,7 @@ def initialise(model: keras.Model, seed: int) -> None:
 
 def loss_scale(name: str) -> float:
     """How the reconstruction loss is scaled: the VAE sums it over pixels ("loss * original_dim"); others 1."""
-    return float(ORIGINAL_DIM) if vocabulary.model(name).builder == "vae" else 1.0
+    return vocabulary.model(name).loss_scale
 
 
 def reconstruct_logits(built: Built, x, batch_size: int = 1024) -> np.ndarray:

@@ -30,6 +30,10 @@ class LossTerm:
     weighting: str | None = None
 
 
+#: Pixels of one 28 x 28 image.
+PIXELS = 28 * 28
+
+
 @dataclass(frozen=True)
 class ModelTerm:
     """How a model is named (key, label, a one-line note) and what it is: the post's layers and protocol it
@@ -51,6 +55,12 @@ class ModelTerm:
     @property
     def post_model(self) -> str:
         return self.protocol or self.builder
+
+    @property
+    def loss_scale(self) -> float:
+        """How its reconstruction loss is scaled: the VAE sums it over the pixels ("loss * original_dim"), so its
+        losses are per image; the other models' are per pixel."""
+        return float(PIXELS) if self.builder == "vae" else 1.0
 
     @property
     def own_loss(self) -> bool:

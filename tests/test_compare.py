@@ -24,6 +24,21 @@ def test_changed_number_is_flagged_and_small_noise_is_not(tmp_path):
     assert compare.compare(r, jitter) == []
 
 
+def test_final_losses_are_compared_per_pixel_also_where_they_are_summed_over_an_image(tmp_path):
+    """0.005 nats per pixel: the VAE's losses are per image (784 pixels), so its tolerance is 784 times larger."""
+    r = fileio.read_json(analysis.evaluate_sweep(write_fake_sweep(tmp_path / "sweep", models=("simple", "vae"))))
+    groups = {g["model"]: i for i, g in enumerate(r["aggregates"]) if g["loss"] == "bce"}
+
+    def moved(model: str, by: float) -> list[str]:
+        changed = copy.deepcopy(r)
+        changed["aggregates"][groups[model]]["final"]["val_loss"]["mean"] += by
+        return compare.compare(r, changed)
+
+    assert moved("vae", 3.9) == [] and moved("simple", 0.004) == []
+    assert any("vae/bce final.val_loss" in line and "tolerance 3.92" in line for line in moved("vae", 4.0))
+    assert any("simple/bce final.val_loss" in line for line in moved("simple", 0.006))
+
+
 def test_changed_verdict_and_missing_group_are_flagged(tmp_path):
     r = results(tmp_path)
     changed = copy.deepcopy(r)
