@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 from common import interleaved, medians, parser, ratio, save, timed
-from replicate import config, fileio
+from replicate import config, fileio, train
 from replicate import sweep as sweeps
 
 TARGET = 2.0
@@ -26,6 +26,7 @@ def sweep_of(model: str, **changes) -> config.SweepConfig:
 
 
 def run(sweep: config.SweepConfig, fuse: bool, per_loss: dict | None = None) -> float:
+    train.clear_compiled()  # each repetition builds its models, as a sweep's first seed does
     with tempfile.TemporaryDirectory() as out:
         os.environ["KERAS_BACKEND"] = config.backend_for(sweep.models[0])  # one backend: the sweep stays here
         seconds = timed(lambda: sweeps.run_sweep(sweep, out, log=lambda line: None, fuse=fuse))

@@ -1,4 +1,4 @@
-"""Run the eight benchmarks, each in its own process, and print their figures; each writes its JSON under
+"""Run the nine benchmarks, each in its own process, and print their figures; each writes its JSON under
 ``benchmarks/results/``. Exits non-zero if a benchmark misses its target or fails.
 
     python benchmarks/run_all.py [--quick]
@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("bench_train", "bench_sweep", "bench_metrics", "bench_main_job", "bench_flops", "bench_protocol",
-              "bench_feed", "bench_epoch")
+              "bench_feed", "bench_epoch", "bench_losses")
 
 
 def main(argv=None) -> int:

@@ -159,6 +159,11 @@ def build_fused(cfgs: list[RunConfig], seed: int):
     return builts, model
 
 
+def clear_compiled() -> None:
+    """Forget the models kept for later seeds: the next :func:`build_fused` builds and traces anew."""
+    _COMPILED.clear()
+
+
 def _build_fused(cfgs: list[RunConfig], seed: int):
     import keras
 

@@ -121,10 +121,10 @@ def later_seed_on_the_same_model(out: Path) -> None:
         train.train_side_by_side(cfgs, [out / name / c.loss for c in cfgs], out / name / "state", train_x, test_x)
         return [model for _, model, _ in train._COMPILED.values()]
 
-    train._COMPILED.clear()
+    train.clear_compiled()
     first = run("seed0", 0)
     assert len(first) == 1 and run("reused", 1) == first  # the same model object, kept
-    train._COMPILED.clear()
+    train.clear_compiled()
     assert run("anew", 1) != first
     for loss in ("bce", "ssim"):
         reused, anew = out / "reused" / loss, out / "anew" / loss
