@@ -1,5 +1,5 @@
 """The TensorFlow feed with and without tf.data's autotuning: the runner trains ``conv`` with BCE and MSE side by side
-(quick-profile size, 6 epochs x 6,000 images, seed 0), its feed as it is (autotuning off) against the same feed with
+(quick-profile size, 4 epochs x 6,000 images, seed 0), its feed as it is (autotuning off) against the same feed with
 autotuning switched back on, interleaved after a warm-up. Each contender reports its epochs' seconds and the share
 of the machine's CPU time that stayed idle in each: an epoch run on one core of two shows about 50 %.
 

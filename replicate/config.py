@@ -199,7 +199,7 @@ SMOKE_EPOCHS = {"simple": 40, "sparse": 40, "deep": 30, "conv": 12, "denoising":
 #: quick: Fashion-MNIST subsets and epoch caps sized so the whole sweep, metrics and report included, fits in
 #: 15 minutes on 2 CPU cores. The convolutional models cost 6-20x more per image than the dense ones, so they
 #: see fewer images; every loss of one model gets the same budget. Runs stop earlier once converged.
-QUICK_EPOCHS = {"simple": 10, "sparse": 10, "deep": 10, "conv": 6, "denoising": 4, "vae": 5, "sparse_rescaled": 10,
+QUICK_EPOCHS = {"simple": 10, "sparse": 10, "deep": 10, "conv": 4, "denoising": 4, "vae": 5, "sparse_rescaled": 10,
                 "vae_rescaled": 5}
 QUICK_TRAIN = {"simple": 12000, "sparse": 12000, "deep": 12000, "conv": 6000, "denoising": 4000, "vae": 12000,
                "sparse_rescaled": 12000, "vae_rescaled": 12000}
