@@ -34,6 +34,7 @@ def runner_epochs(cfgs, x_train, x_test, stamp: Callable[[], object] = time.perf
 
     from replicate import train
 
+    train.clear_compiled()  # every call builds and traces its model, as a sweep's first seed does
     marks = [stamp()]
     with tempfile.TemporaryDirectory() as out:
         train.train_side_by_side(cfgs, [f"{out}/{c.loss}" for c in cfgs], f"{out}/state", x_train, x_test,

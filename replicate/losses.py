@@ -148,16 +148,18 @@ def _images(y):
 
 def _local_stats(a, x, k: np.ndarray):
     """Luminance and contrast-structure terms of SSIM from Gaussian-weighted means, variances and covariance
-    (population form) of targets ``a`` and outputs ``x`` (B, 1, H, W), with the blur matrix ``k``.
-
-    Four blurred maps, not five: the variances enter only as their sum, so a^2 + x^2 is blurred once. The target's
-    mean is blurred apart from the rest, so the gradient flows back through the three maps of ``x`` alone."""
-    mu_a = _blur(a, k)
-    output = _blur(ops.concatenate([x, a * a + x * x, a * x], axis=1), k)
-    mu_x, squares, product = output[:, 0:1], output[:, 1:2], output[:, 2:3]
-    mu_ax, mu_squares = mu_a * mu_x, mu_a * mu_a + mu_x * mu_x
-    luminance = (2 * mu_ax + SSIM_C1) / (mu_squares + SSIM_C1)
-    contrast_structure = (2 * (product - mu_ax) + SSIM_C2) / (squares - mu_squares + SSIM_C2)
+    (population form) of targets ``a`` and outputs ``x`` (B, 1, H, W), with the blur matrix ``k``."""
+    # Two blurs, not one of all five maps: the gradient then flows back through the three maps of x alone. The
+    # variances stay apart: blurring a^2 + x^2 as one map is faster but loses 5e-6 of the loss in float32 where
+    # images are flat (tests/test_losses.py).
+    target = _blur(ops.concatenate([a, a * a], axis=1), k)
+    output = _blur(ops.concatenate([x, x * x, a * x], axis=1), k)
+    mu_a, mu_x = target[:, 0:1], output[:, 0:1]
+    var_a = target[:, 1:2] - mu_a * mu_a
+    var_x = output[:, 1:2] - mu_x * mu_x
+    cov = output[:, 2:3] - mu_a * mu_x
+    luminance = (2 * mu_a * mu_x + SSIM_C1) / (mu_a * mu_a + mu_x * mu_x + SSIM_C1)
+    contrast_structure = (2 * cov + SSIM_C2) / (var_a + var_x + SSIM_C2)
     return luminance, contrast_structure
 
 
@@ -168,7 +170,7 @@ _MS_KERNELS = [_blur_matrix(IMAGE_SIDE, s, math.ceil(3 * s), valid=False) for s 
 _L1_WEIGHTS = np.outer(_MS_KERNELS[-1].sum(axis=0), _MS_KERNELS[-1].sum(axis=0)).reshape(1, -1)
 
 
-def ssim_map(y_true, y_pred):
+def _ssim_map(y_true, y_pred):
     """Per-pixel SSIM of Wang et al. (2004) between targets and images (not logits), transposed: 11-tap Gaussian
     window, sigma 1.5, population covariance, data range 1, valid region only (the same numbers as
     scikit-image's ``gaussian_weights=True`` setting)."""
@@ -179,7 +181,7 @@ def ssim_map(y_true, y_pred):
 
 
 def ssim(y_true, logits):
-    return _per_sample(1.0 - ssim_map(y_true, ops.sigmoid(ops.convert_to_tensor(logits))))
+    return _per_sample(1.0 - _ssim_map(y_true, ops.sigmoid(ops.convert_to_tensor(logits))))
 
 
 def ms_ssim_l1(y_true, logits):

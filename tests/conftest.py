@@ -13,6 +13,16 @@ def _fresh_data_cache():
     data._load_real.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_model_from_another_test():
+    """Each test builds its own models; a test that reuses one across seeds does so within itself."""
+    from replicate import train
+
+    train.clear_compiled()
+    yield
+    train.clear_compiled()
+
+
 @pytest.fixture(scope="session")
 def unsharded(tmp_path_factory):
     """The small sweep (tests/small_sweep.py) trained whole, in this process, and evaluated: the reference for the

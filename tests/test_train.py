@@ -12,6 +12,7 @@ def test_same_config_same_numbers(tmp_path):
     train_x, test_x = synthetic_split()
     cfg = config.RunConfig(**TINY)
     first = train.train_one(cfg, tmp_path / "a", train_x, test_x)
+    train.clear_compiled()  # a model built anew (one reused for a later seed is tested below)
     second = train.train_one(cfg, tmp_path / "b", train_x, test_x)
     assert first["status"] == second["status"] == "done"
     assert (tmp_path / "a/history.json").read_bytes() == (tmp_path / "b/history.json").read_bytes()
@@ -48,7 +49,9 @@ def test_interrupted_run_resumes_bit_identical(tmp_path, changes):
     with pytest.raises(KeyboardInterrupt):
         train.train_one(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=_stop_after_first)
     assert len(fileio.read_json(tmp_path / "resumed/checkpoint.json")["histories"][0]["epoch"]) == 1
-    train.train_one(cfg, tmp_path / "resumed", train_x, test_x)
+    epochs = []
+    train.train_one(cfg, tmp_path / "resumed", train_x, test_x, on_epoch=lambda epoch, row: epochs.append(epoch))
+    assert epochs == [2, 3]  # resumed from the checkpoint, not started again
     assert (tmp_path / "resumed/history.json").read_bytes() == (tmp_path / "straight/history.json").read_bytes()
     np.testing.assert_array_equal(np.load(tmp_path / "resumed/reconstructions.npz")["recon"],
                                   np.load(tmp_path / "straight/reconstructions.npz")["recon"])
@@ -148,7 +151,7 @@ def test_a_later_seed_reuses_the_compiled_model_with_the_numbers_of_a_new_one(tm
     script = "import sys; from pathlib import Path; from tests import test_train; " \
              "test_train.later_seed_on_the_same_model(Path(sys.argv[1]))"
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env={**os.environ, "KERAS_BACKEND": "jax"},
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-3000:]
 
 
