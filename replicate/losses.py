@@ -19,7 +19,7 @@ from keras import ops
 
 from replicate import theory, vocabulary
 
-IMAGE_SIDE = 28
+IMAGE_SIDE = vocabulary.IMAGE_SIDE
 MS_SSIM_ALPHA = vocabulary.MS_SSIM_ALPHA
 #: Gaussian widths of the full-resolution MS-SSIM of Zhao et al. (2017), finest to coarsest.
 MS_SSIM_SIGMAS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -189,10 +189,12 @@ def ms_ssim_l1(y_true, logits):
     x = ops.sigmoid(z)
     ms = 1.0
     for k in _MS_KERNELS:
+        # Reshaped per width, not once: the gradient's sum over the widths then keeps the order of the committed
+        # reports' runs (a reshape costs nothing).
         luminance, cs = _local_stats(_images(a), _images(x), k)
         ms = ms * cs
     ms = ms * luminance  # luminance at the coarsest width only
-    l1 = _per_sample(ops.reshape(ops.abs(x - a), (-1, IMAGE_SIDE**2)) * ops.convert_to_tensor(_L1_WEIGHTS, x.dtype))
+    l1 = _per_sample(ops.reshape(ops.abs(x - a), (-1, vocabulary.PIXELS)) * ops.convert_to_tensor(_L1_WEIGHTS, x.dtype))
     return MS_SSIM_ALPHA * _per_sample(1.0 - ms) + (1.0 - MS_SSIM_ALPHA) * l1
 
 

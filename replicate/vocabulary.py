@@ -30,8 +30,9 @@ class LossTerm:
     weighting: str | None = None
 
 
-#: Pixels of one 28 x 28 image.
-PIXELS = 28 * 28
+#: The side of every image, and its pixels.
+IMAGE_SIDE = 28
+PIXELS = IMAGE_SIDE**2
 
 
 @dataclass(frozen=True)
