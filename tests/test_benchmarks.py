@@ -2,6 +2,9 @@
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import bench_flops  # noqa: E402
@@ -34,6 +37,18 @@ def test_a_layers_work_counts_the_products_and_tensors_of_its_passes():
     shrinking = models.build("conv").autoencoder.get_layer(index=11)  # 3 x 3 "valid": 16 x 16 x 8 -> 14 x 14 x 16
     assert profile_layers.layer_work(shrinking, False) == (2 * 3 * n * 14 * 14 * 9 * 8 * 16,
                                                            4 * (3 * n * 16 * 16 * 8 + 2 * n * 14 * 14 * 16))
+
+
+@pytest.mark.parametrize("name,replaced", [("conv", [1, 8, 10, 12, 13]), ("denoising", [1, 6, 8, 9])])
+def test_the_rewritten_layers_compute_the_same_function(name, replaced):
+    """``--rewrites`` times the model's own function in other kernels: the one-channel 3 x 3 "same" convolutions
+    (the first layer and the logits) and the upsampling layers are replaced, nothing else (not the conv model's
+    "valid" convolution), with the same weights and outputs equal up to float32 rounding."""
+    base = models.build(name, seed=0).autoencoder
+    copy = profile_layers.rewritten(base, convs=True, upsampling=True)
+    assert [i for i, (a, b) in enumerate(zip(base.layers, copy.layers)) if type(a) is not type(b)] == replaced
+    x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(copy.predict(x, verbose=0), base.predict(x, verbose=0), rtol=0, atol=1e-6)
 
 
 def test_ratio_of_medians_and_paired_ratios():
