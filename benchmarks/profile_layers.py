@@ -156,12 +156,17 @@ def rewritten(model, convs: bool, upsampling: bool):
 
     product_conv, broadcast_up = _rewrite_classes()
 
+    plain_conv = {"padding": "same", "strides": (1, 1), "dilation_rate": (1, 1), "groups": 1,
+                  "data_format": "channels_last", "use_bias": True}
+    nearest_by_2 = {"size": (2, 2), "interpolation": "nearest", "data_format": "channels_last"}
+
     def clone(layer):
         config, cls = layer.get_config(), type(layer)
         if (convs and isinstance(layer, keras.layers.Conv2D) and layer.kernel.shape[:2] == (3, 3)
-                and config["padding"] == "same" and config["strides"] == (1, 1) and 1 in layer.kernel.shape[2:]):
+                and 1 in layer.kernel.shape[2:] and all(config[k] == v for k, v in plain_conv.items())):
             cls = product_conv
-        elif upsampling and isinstance(layer, keras.layers.UpSampling2D) and config["size"] == (2, 2):
+        elif (upsampling and isinstance(layer, keras.layers.UpSampling2D)
+              and all(config[k] == v for k, v in nearest_by_2.items())):
             cls = broadcast_up
         return cls.from_config(config)
 

@@ -42,13 +42,28 @@ def test_a_layers_work_counts_the_products_and_tensors_of_its_passes():
 @pytest.mark.parametrize("name,replaced", [("conv", [1, 8, 10, 12, 13]), ("denoising", [1, 6, 8, 9])])
 def test_the_rewritten_layers_compute_the_same_function(name, replaced):
     """``--rewrites`` times the model's own function in other kernels: the one-channel 3 x 3 "same" convolutions
-    (the first layer and the logits) and the upsampling layers are replaced, nothing else (not the conv model's
-    "valid" convolution), with the same weights and outputs equal up to float32 rounding."""
-    base = models.build(name, seed=0).autoencoder
+    (the first layer and the logits) and the upsampling layers are replaced, nothing else, with the same weights
+    and outputs equal up to float32 rounding. The weights, biases too, are random (a new model's biases are zero)."""
+    base = models.build(name).autoencoder
+    rng = np.random.default_rng(0)
+    base.set_weights([rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in base.get_weights()])
     copy = profile_layers.rewritten(base, convs=True, upsampling=True)
     assert [i for i, (a, b) in enumerate(zip(base.layers, copy.layers)) if type(a) is not type(b)] == replaced
-    x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    x = rng.random((8, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(copy.predict(x, verbose=0), base.predict(x, verbose=0), rtol=0, atol=1e-6)
+
+
+def test_layers_the_rewrites_do_not_cover_are_kept():
+    """A dilated, bias-free or "valid" one-channel convolution and a bilinear upsampling stay Keras' own."""
+    import keras
+
+    inputs = keras.Input((14, 14, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", dilation_rate=2)(inputs)
+    x = keras.layers.Conv2D(1, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="valid")(x))
+    copy = profile_layers.rewritten(model, convs=True, upsampling=True)
+    assert [type(layer) for layer in copy.layers] == [type(layer) for layer in model.layers]
 
 
 def test_ratio_of_medians_and_paired_ratios():
