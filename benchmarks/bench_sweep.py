@@ -3,7 +3,8 @@ the runner's default mode, which trains the losses side by side in one model (``
 
 Both go through ``sweep.run_sweep`` end to end (data, builds, training, artifacts) into fresh folders,
 interleaved, after a warm-up on a tiny sweep. Target: fused at least 2x faster than loss after loss. The solo
-runs' own training times show where the time goes.
+runs' own training times show where the time goes. Figures go to ``results/sweep_throughput.json`` for ``simple``
+and ``results/sweep_throughput_<model>.json`` for another model.
 
     python benchmarks/bench_sweep.py [--model simple] [--repeats 5]
 """
@@ -55,10 +56,10 @@ def main(argv=None) -> int:
           f"target >= {TARGET}x)")
     loss_medians = medians(per_loss)
     print("  training loop of each loss alone: " + ", ".join(f"{k} {v:.1f} s" for k, v in loss_medians.items()))
-    save("sweep_throughput", {"model": args.model, "losses": list(config.COMPARED_LOSSES), "repeats": args.repeats,
-                              "sweep": sweep.to_dict(), "seconds": times, "median_s": m,
-                              "fused_speedup": speedup, "target": TARGET, "alone_training_loop_s": per_loss,
-                              "alone_training_loop_median_s": loss_medians})
+    name = "sweep_throughput" if args.model == "simple" else f"sweep_throughput_{args.model}"
+    save(name, {"model": args.model, "losses": list(config.COMPARED_LOSSES), "repeats": args.repeats,
+                "sweep": sweep.to_dict(), "seconds": times, "median_s": m, "fused_speedup": speedup,
+                "target": TARGET, "alone_training_loop_s": per_loss, "alone_training_loop_median_s": loss_medians})
     return 0 if speedup["of_medians"] >= TARGET else 1
 
 
