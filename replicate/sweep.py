@@ -330,8 +330,8 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
             dirs = [out / cfg.path for cfg in group]
             try:
                 statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
-            except KeyboardInterrupt:
-                raise
+            except (KeyboardInterrupt, OSError):
+                raise  # an interruption or an I/O failure (a full disk): the run is not at fault; its epochs are kept
             except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
                 reason = _relative(f"{type(err).__name__}: {err}", out)
                 statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
@@ -493,6 +493,9 @@ def _worker(argv: list[str] | None = None) -> int:
                     progress=not args.no_progress)
     except KeyboardInterrupt:
         return 130
+    except OSError as err:  # a full disk, say: said once, without a traceback; the parent names this worker
+        print(f"replicate run: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

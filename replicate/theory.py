@@ -316,7 +316,7 @@ def penalty_scale(name: str) -> float:
     penalty weighs against BCE: the loss's curvature at mid-grey relative to BCE's (MSE: 2/4 = 0.5)."""
     if name not in PIXELWISE or name == "mae":
         raise ValueError(f"loss {name!r} has no curvature at mid-grey, so a penalty cannot be rescaled for it; "
-                         f"use one of {', '.join(k for k in PIXELWISE if k != 'mae')}")
+                         f"use one of {', '.join(k for k in PIXELWISE if k != 'mae' and k in vocabulary.TRAINED_LOSSES)}")
     half = np.array(0.5)
     return float(curvature(name, half) / curvature("bce", half))
 

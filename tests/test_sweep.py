@@ -70,6 +70,47 @@ def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
     assert f"{1 + screened} run(s) are not usable evidence" in captured.err
 
 
+def test_an_io_failure_ends_the_command_with_exit_2_and_keeps_the_finished_epochs(tmp_path, monkeypatch, capsys):
+    """A full disk is not the run's fault: the command stops with exit 2 and the error, the run is not marked
+    failed (which would discard it on the next command), and its checkpointed epoch is kept for the rerun."""
+    from replicate import train
+
+    real, calls = train._checkpoint, []
+
+    def disk_full_in_epoch_2(*args, **kwargs):
+        calls.append(args[-1])
+        if args[-1] == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_checkpoint", disk_full_in_epoch_2)
+    out = tmp_path / "sweep"
+    argv = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--epochs", "3", "--backend",
+            "tensorflow", "--train-limit", "256", "--out", str(out), "--no-report"]  # in this process: the patch holds
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "No space left on device" in capsys.readouterr().err
+    run = out / "synthetic/simple/mse/seed0"
+    assert sweep.run_status(run) == "pending"
+    assert fileio.read_json(run / "checkpoint.json")["epochs"] == 1
+    monkeypatch.setattr(train, "_checkpoint", real)
+    assert cli.main(argv) in (0, cli.EXIT_FAILED_RUNS + 1)  # 3 short epochs may leave it screened
+    assert calls == [1, 2] and len(fileio.read_json(run / "history.json")["loss"]) == 3
+
+
+def test_a_worker_with_an_io_failure_says_it_once_and_exits_2(tmp_path, monkeypatch, capsys):
+    """The child that trains the other backend's runs: the error without a traceback, and a status its parent
+    reports (exit 3, "run the same command again")."""
+    cfg = config.override(config.profile("smoke"), models=["conv"], losses=["mse"])
+    sweep.write_sweep(tmp_path, cfg)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sweep, "train_units", disk_full)
+    assert sweep._worker([str(tmp_path), "--units", json.dumps([[cfg.runs()[0].path]])]) == 2
+    assert capsys.readouterr().err == "replicate run: error: [Errno 28] No space left on device\n"
+
+
 def test_a_process_that_trains_on_jax_never_loads_tensorflow_and_compiles_a_step_once(tmp_path):
     """Planning a sweep loads no Keras, so the process can take the first backend it trains on; on JAX it keeps
     TensorFlow out (Keras would load it to seed it and to save a model), and saves the model all the same. Its

@@ -156,14 +156,16 @@ def test_nothing_to_compare_exits_2_with_the_reason(tmp_path, monkeypatch, capsy
     assert "Report:" not in stdout and not (tmp_path / "07_loss_comparison_simple_synthetic.html").exists()
 
 
-def test_unreadable_dataset_exits_2_with_the_fix(tmp_path, monkeypatch, capsys):
-    """A damaged local MNIST file is refused before any training, with the data module's explanation."""
+@pytest.mark.parametrize("dataset", [["--dataset", "mnist"], []], ids=["named", "the default"])
+def test_unreadable_dataset_exits_2_with_the_fix(tmp_path, monkeypatch, capsys, dataset):
+    """A damaged local MNIST file is refused before any training, with the data module's explanation; by default
+    too, where the script would otherwise fall back to the 10,000 digits."""
     (tmp_path / "mnist.npz").write_bytes(b"not an npz archive")
     monkeypatch.setenv("REPLICATE_DATA_DIR", str(tmp_path))
-    code, stdout, stderr = _run_here("01_simple.py", "--dataset", "mnist", "--out", str(tmp_path / "out"),
+    code, stdout, stderr = _run_here("01_simple.py", *dataset, "--out", str(tmp_path / "out"),
                                      monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2, stdout + stderr
-    assert "mnist.npz" in stderr and "cannot be read" in stderr
+    assert "mnist.npz" in stderr and "cannot be read" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "out" / "runs").exists()
 
 

@@ -50,7 +50,9 @@ def parse_args(description: str, *, loss_comparison: bool = False) -> argparse.N
     args = p.parse_args()
     if (args.epochs is not None and args.epochs < 1) or args.seed < 0 or getattr(args, "seeds", 1) < 1:
         p.error("--epochs and --seeds must be positive and --seed non-negative")
-    args.dataset = args.dataset or (QUICK_DATASET if args.quick else data.best_mnist(args.data_dir))
+    if args.dataset is None:
+        with exit_on_data_error():  # a damaged MNIST file or a wrong --data-dir is named, not passed over
+            args.dataset = QUICK_DATASET if args.quick else data.best_mnist(args.data_dir)
     args.out = Path(args.out)
     return args
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from replicate import data, metrics, vocabulary
-from replicate.fileio import read_npz
-from replicate.analysis.stats import excludes_zero as _excludes_zero, finite as _finite
+from replicate.fileio import finite as _finite, read_npz
+from replicate.analysis.stats import excludes_zero as _excludes_zero
 from replicate.vocabulary import BASELINE
 
 

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from replicate.fileio import finite
+
 CONFIDENCE = 0.95
 #: Significance level of every test (before Holm's correction).
 ALPHA = 0.05
@@ -162,6 +164,3 @@ def excludes_zero(ci) -> bool:
     return bool(ci) and all(finite(c) for c in ci) and (ci[0] > 0 or ci[1] < 0)
 
 
-def finite(v) -> bool:
-    """A real, finite number."""
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)

@@ -7,10 +7,7 @@ from __future__ import annotations
 import math
 import re
 
-
-def finite(v) -> bool:
-    """A real, finite number (not None, NaN or infinite)."""
-    return v is not None and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+from replicate.fileio import finite
 
 
 def decimals(v, sig: int = 3) -> int:
