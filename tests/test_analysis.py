@@ -311,6 +311,9 @@ def test_factorial_effects_are_the_stated_contrasts(tmp_path, cause, pull):
     assert effects["gap"]["mean"] == pytest.approx(effects["weighting"]["mean"] + effects["saturation"]["mean"])
     assert effects["gap"]["excludes_zero"]
     assert f["conclusion"]["key"] == cause
+    method = r["methods"]["factorial"]  # the definitions results.json states are the ones computed
+    assert ("weighting = ((BCE - BCE with MSE's weighting) + (MSE with BCE's weighting - MSE)) / 2" in method and
+            "saturation = ((BCE - MSE with BCE's weighting) + (BCE with MSE's weighting - MSE)) / 2" in method)
 
 
 def test_capacity_variants_inform_the_mechanism_not_the_answer(tmp_path):

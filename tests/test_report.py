@@ -127,6 +127,37 @@ def test_screened_runs_are_counted_named_and_their_effect_shown(tmp_path):
     assert "below 1 % of the targets'" in text
 
 
+@pytest.mark.parametrize("sign", [1, -1], ids=["BCE worse", "BCE better"])
+def test_opposing_causes_are_told_in_the_direction_each_one_moves_the_error(sign):
+    from replicate.report import tested
+    from replicate.report.view import Results
+
+    def eff(mean):
+        return {"mean": mean, "ci95": [mean - 0.01, mean + 0.01], "excludes_zero": True}
+
+    effects = {"gap": eff(sign * 0.003), "weighting": eff(sign * 0.10), "saturation": eff(-sign * 0.097),
+               "interaction": eff(-0.12)}
+    f = {"dataset": "fashion_mnist", "model": "simple", "seeds": [0, 1, 2],
+         "effects": {o: effects for o in ("rmse_midtone", "midtone_extreme_rmse_ratio", "rmse_extreme")},
+         "conclusion": {"key": "opposing causes", "causes": ["weighting"], "opposing": ["gradient shape"]}}
+    text = tested._factorial(Results({"sweep": {}, "runs": []}), f)["conclusion"]
+    up, down = ("raises", "lowers") if sign > 0 else ("lowers", "raises")
+    sign_text = "+" if sign > 0 else "−"
+    assert f"BCE's weighting {up} its midtone error ({sign_text}0.10) and its gradient shape {down} it" in text
+
+
+def test_a_loss_preferred_to_bce_is_said_to_rest_on_uncorrected_intervals():
+    """The recommendation is a secondary, per-comparison reading; it says so where it names a loss."""
+    from replicate.report import alternatives
+    from replicate.report.view import Results
+
+    rec = {"contests": [["fashion_mnist", "simple"], ["fashion_mnist", "deep"]],
+           "wins": [{"loss": "mse", "models": [["fashion_mnist", "simple"]]}], "best": []}
+    text = alternatives._summary(Results({"sweep": {}, "runs": []}), rec)
+    assert "not corrected for the number of losses and models compared, so descriptive" in text
+    assert "MSE for 1 of 2 (fashion_mnist/simple). Where midtones matter, prefer MSE to BCE." in text
+
+
 def test_a_group_whose_every_seed_was_screened_out_says_so():
     from replicate.report import limitations
     from replicate.report.view import Results

@@ -88,8 +88,8 @@ def methods(sweep_config: dict) -> dict:
                           "a smaller midtone/group RMSE ratio than BCE's. MAE, Huber beyond its delta and the image "
                           "losses make no prediction."),
         "factorial": ("effects on the four cells per seed: weighting = ((BCE - BCE with MSE's weighting) + (MSE with "
-                      "BCE's weighting - MSE)) / 2; saturation = ((MSE with BCE's weighting - BCE) + (MSE - BCE "
-                      "with MSE's weighting)) / 2; interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's "
+                      "BCE's weighting - MSE)) / 2; saturation = ((BCE - MSE with BCE's weighting) + (BCE with MSE's "
+                      "weighting - MSE)) / 2 (so weighting + saturation = BCE - MSE); interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's "
                       f"weighting - MSE); t-intervals over seeds. a(1 - a) is floored at {vocabulary.WEIGHT_FLOOR:.6f}"
                       " (its value at the first 8-bit level)."),
         "replication_tolerance": (f"|measured mean - reported| <= {replication.REPLICATION_TOLERANCE} (absolute), "

@@ -46,6 +46,7 @@ def _summary(s: Results, rec: dict) -> str:
     parts = [f"{loss_label(w['loss'])} for {len(w['models'])} of {n} ({join(s.title(*m) for m in w['models'])})"
              for w in rec["wins"]]
     lead = loss_label(rec["wins"][0]["loss"])
-    return ("Measurably lower midtone RMSE than BCE (95% CI of the paired difference below zero): "
+    return ("Measurably lower midtone RMSE than BCE (95% CI of the paired difference below zero, each on its own: "
+            "not corrected for the number of losses and models compared, so descriptive): "
             + "; ".join(parts) + f". Where midtones matter, prefer {lead} to BCE. On near-binary images such as "
             "MNIST, where few pixels are midtones, BCE's weighting costs little.")

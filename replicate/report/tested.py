@@ -42,9 +42,10 @@ def _factorial(s: Results, f: dict) -> dict:
         e = f["effects"]["rmse_midtone"]
         up, down = conclusion["causes"][0], conclusion["opposing"][0]
         size = {"weighting": e["weighting"]["mean"], "gradient shape": e["saturation"]["mean"]}
+        moves = {name: "raises" if v > 0 else "lowers" for name, v in size.items()}
         return _rows_and_conclusion(s, f, rows, gap, inter, (
-            f"BCE's {up} raises its midtone error ({fmt(size[up], sig=2, sign=True)}) and its {down} lowers it "
-            f"({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, {fmt(gap['mean'], sig=2, sign=True)}, is what "
+            f"BCE's {up} {moves[up]} its midtone error ({fmt(size[up], sig=2, sign=True)}) and its {down} "
+            f"{moves[down]} it ({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, {fmt(gap['mean'], sig=2, sign=True)}, is what "
             "is left of the two, so neither accounts for it alone"))
     text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap; the gradient shape "
                                                   "does not",
