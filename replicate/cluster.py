@@ -106,7 +106,7 @@ def submit(kind: str, sweep: SweepConfig, out: str | os.PathLike, shards: int, r
         raise ClusterError(f"--shards must be a positive integer, got {shards!r}")
     from replicate.sweep import units_of_work
 
-    units = len(units_of_work(sweep.runs(), fuse))
+    units = len(units_of_work(sweep.runs(), fuse=True))  # the shards split these, with or without fuse
     if shards > units:
         raise ClusterError(f"--shards {shards} is more than the sweep's {units} units of work (the losses of a model "
                            f"and seed train together); pass --shards {units} or fewer")

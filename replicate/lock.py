@@ -1,8 +1,9 @@
 """Locks on a sweep folder: while a process writes to a folder it holds a lock file naming its host, process id and
 start time, so a second writer is refused with a message that says who holds it. A lock left by a process that
 is no longer running on this host, or by an earlier run of the same Slurm job (requeued, perhaps onto another
-node), is stale and taken over, saying so. Shards of one sweep (``i/n``) lock separately and may write to the
-same folder at once; any other overlap is refused."""
+node: Slurm counts the restarts), is stale and taken over, saying so. Processes of one run of a job (shards
+started in one allocation) are told apart like any others. Shards of one sweep (``i/n``) lock separately and may
+write to the same folder at once; any other overlap is refused."""
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ class SweepLock:
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
         if os.environ.get("SLURM_JOB_ID"):
-            me["slurm_job"] = os.environ["SLURM_JOB_ID"]
+            me["slurm_job"], me["slurm_restart"] = os.environ["SLURM_JOB_ID"], _restarts()
         for _ in range(3):
             if self._create(me):
                 break
@@ -92,11 +93,12 @@ def _read(path: Path) -> dict:
 
 def _alive(holder: dict) -> bool:
     """Whether the lock's process still runs (on another host it is assumed to, unless it was an earlier run of this
-    very Slurm job: Slurm runs one instance of a job at a time)."""
+    very Slurm job: Slurm runs one instance of a job at a time, and a requeued one has a higher restart count)."""
     if not holder:
         return False
-    if holder.get("slurm_job") and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID"):
-        return holder.get("host") == socket.gethostname() and holder.get("pid") == os.getpid()
+    same_job = holder.get("slurm_job") and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID")
+    if same_job and str(holder.get("slurm_restart", "0")) != _restarts():
+        return False
     if holder.get("host") != socket.gethostname():
         return True
     try:
@@ -106,6 +108,11 @@ def _alive(holder: dict) -> bool:
     except (PermissionError, KeyError, ValueError, TypeError):
         return True
     return True
+
+
+def _restarts() -> str:
+    """How often Slurm restarted (requeued) this job; it sets the variable only once it has."""
+    return os.environ.get("SLURM_RESTART_COUNT", "0")
 
 
 def _who(holder: dict) -> str:

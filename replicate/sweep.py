@@ -77,7 +77,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     sweep = _clamped(sweep, len(train_u8), len(test_u8), log)
     out.mkdir(parents=True, exist_ok=True)
     with SweepLock(out, *shard, log=log):
-        units = shard_units(units_of_work(sweep.runs(), fuse), *shard)
+        units = units_of_shard(sweep.runs(), *shard, fuse=fuse)
         mine = [r for unit in units for r in unit]
         _check_settings(out, sweep, units, discard_changed, log)
         started_at = provenance.now()
@@ -263,6 +263,14 @@ def shard_units(units: list[list[RunConfig]], index: int, count: int) -> list[li
     return [unit for k, unit in enumerate(units) if k % count == index - 1]
 
 
+def units_of_shard(runs: list[RunConfig], index: int, count: int, *, fuse: bool) -> list[list[RunConfig]]:
+    """Shard ``index`` of ``count`` as units to train. The split is made on the side-by-side units whether or not
+    ``fuse`` is set, so shards started with and without ``--one-by-one`` divide the sweep alike; without ``fuse``
+    each run of a unit then trains alone."""
+    units = shard_units(units_of_work(runs, fuse=True), index, count)
+    return units if fuse else [[cfg] for unit in units for cfg in unit]
+
+
 def fuse_state(out: Path, unit: list[RunConfig]) -> Path:
     """Where a unit keeps its checkpoint: the run's own folder, or one folder for losses trained side by side."""
     first = unit[0]
@@ -330,9 +338,9 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
             dirs = [out / cfg.path for cfg in group]
             try:
                 statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
-            except (KeyboardInterrupt, OSError):
-                raise  # an interruption or an I/O failure (a full disk): the run is not at fault; its epochs are kept
             except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
+                if _not_the_runs_fault(err):
+                    raise  # its epochs are kept for the next command (a failed run is trained again from scratch)
                 reason = _relative(f"{type(err).__name__}: {err}", out)
                 statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
                 for cfg, run_dir in zip(group, dirs):
@@ -355,6 +363,13 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                     f"({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
                     f"| {backend} ETA {_eta(spent, last - i)}")
             sys.stdout.flush()
+
+
+def _not_the_runs_fault(err: Exception) -> bool:
+    """An I/O failure (a full disk, a read-only folder), or the scheduler stopping a shard for good (submitit's
+    ``UncompletedJobError`` at its last time limit): the sweep stops, and the run is not marked failed."""
+    submitit = sys.modules.get("submitit.core.utils")  # loaded where a shard runs as a submitit job
+    return isinstance(err, OSError) or (submitit is not None and isinstance(err, submitit.UncompletedJobError))
 
 
 def _relative(text: str, out: Path) -> str:

@@ -315,8 +315,9 @@ def penalty_scale(name: str) -> float:
     """How much a model's own penalty is scaled for loss ``name`` so that it weighs against that loss as the post's
     penalty weighs against BCE: the loss's curvature at mid-grey relative to BCE's (MSE: 2/4 = 0.5)."""
     if name not in PIXELWISE or name == "mae":
+        usable = ", ".join(k for k in vocabulary.TRAINED_LOSSES if k in PIXELWISE and k != "mae")
         raise ValueError(f"loss {name!r} has no curvature at mid-grey, so a penalty cannot be rescaled for it; "
-                         f"use one of {', '.join(k for k in PIXELWISE if k != 'mae' and k in vocabulary.TRAINED_LOSSES)}")
+                         f"use one of {usable}")
     half = np.array(0.5)
     return float(curvature(name, half) / curvature("bce", half))
 

@@ -31,6 +31,18 @@ def test_shards_split_the_units_of_work_evenly_and_keep_side_by_side_losses_toge
         sweep.shard_units(units, 3, 2)
 
 
+def test_shards_with_and_without_one_by_one_divide_the_sweep_alike():
+    """The split depends on the sweep alone: shard i holds the same runs whether it trains them side by side or
+    one by one, so shards started either way neither skip a run nor train one twice."""
+    runs = config.profile("smoke").runs()
+    for count in (2, 3):
+        fused = [sweep.units_of_shard(runs, i, count, fuse=True) for i in range(1, count + 1)]
+        alone = [sweep.units_of_shard(runs, i, count, fuse=False) for i in range(1, count + 1)]
+        assert all(len(unit) == 1 for shard in alone for unit in shard)
+        assert [[c for u in shard for c in u] for shard in fused] == [[c for u in shard for c in u] for shard in alone]
+        assert sorted(c.path for shard in alone for u in shard for c in u) == sorted(r.path for r in runs)
+
+
 @pytest.mark.slow
 def test_shards_started_together_merge_into_the_unsharded_results(tmp_path, unsharded):
     """Shards started by hand, each in its own process (the default suite covers the same split and merge through
@@ -70,7 +82,8 @@ def test_a_shard_with_other_settings_or_a_live_writer_is_refused(tmp_path, capsy
 
 
 def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, monkeypatch):
-    """A requeued Slurm job may start on another node; the lock of its earlier run is then not a live writer."""
+    """A requeued Slurm job may start on another node; the lock of its earlier run is then not a live writer. The
+    processes of one run of a job (shards started in one allocation) hold live locks of each other."""
     locks = tmp_path / ".locks"
     locks.mkdir()
     earlier = {"host": "node-elsewhere", "pid": 1, "started": "then", "shard": "1/2", "slurm_job": "4242"}
@@ -78,8 +91,17 @@ def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, 
     monkeypatch.setenv("SLURM_JOB_ID", "4243")  # another job: the holder on another host counts as alive
     with pytest.raises(ValueError, match="node-elsewhere"):
         SweepLock(tmp_path, 1, 2, log=lambda line: None).__enter__()
-    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same run of the job: alive too
+    with pytest.raises(ValueError, match="node-elsewhere"):
+        SweepLock(tmp_path, 1, 2, log=lambda line: None).__enter__()
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # the job requeued: its earlier run's lock is stale
     notes = []
     with SweepLock(tmp_path, 1, 2, log=notes.append) as lock:
         assert fileio.read_json(lock.path)["slurm_job"] == "4242"
+        assert fileio.read_json(lock.path)["slurm_restart"] == "1"
+        sibling = {"host": socket.gethostname(), "pid": os.getppid(), "started": "now", "shard": "2/2",
+                   "slurm_job": "4242", "slurm_restart": "1"}  # a live process of this run of the job
+        (locks / "shard-2-of-2.json").write_text(json.dumps(sibling))
+        with pytest.raises(ValueError, match=f"is being written by process {os.getppid()}"):
+            SweepLock(tmp_path, 2, 2, log=notes.append).__enter__()
     assert len(notes) == 1 and "removed a stale lock of process 1 on host node-elsewhere" in notes[0]

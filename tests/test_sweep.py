@@ -97,6 +97,29 @@ def test_an_io_failure_ends_the_command_with_exit_2_and_keeps_the_finished_epoch
     assert calls == [1, 2] and len(fileio.read_json(run / "history.json")["loss"]) == 3
 
 
+def test_a_shard_stopped_for_good_by_its_scheduler_keeps_its_epochs(tmp_path, monkeypatch):
+    """submitit ends a shard at its last time limit by raising UncompletedJobError inside the training: the run is
+    not marked failed (which would discard its checkpoint on the next command)."""
+    from submitit.core.utils import UncompletedJobError
+
+    from replicate import train
+
+    real = train._checkpoint
+
+    def stopped_in_epoch_2(*args, **kwargs):
+        if args[-1] == 2:
+            raise UncompletedJobError("Job not requeued because: timed-out too many times.")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_checkpoint", stopped_in_epoch_2)
+    cfg = config.override(config.profile("smoke"), models=["simple"], losses=["mse"], epochs=3, train_limit=256,
+                          backend="tensorflow")
+    with pytest.raises(UncompletedJobError):
+        sweep.run_sweep(cfg, tmp_path, log=lambda line: None)
+    run = tmp_path / "synthetic/simple/mse/seed0"
+    assert sweep.run_status(run) == "pending" and fileio.read_json(run / "checkpoint.json")["epochs"] == 1
+
+
 def test_a_worker_with_an_io_failure_says_it_once_and_exits_2(tmp_path, monkeypatch, capsys):
     """The child that trains the other backend's runs: the error without a traceback, and a status its parent
     reports (exit 3, "run the same command again")."""

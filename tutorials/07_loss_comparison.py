@@ -53,7 +53,7 @@ early once its validation loss has converged.
 """
 
 proto = tutorial.PROTOCOLS[vocabulary.model(args.model).post_model]
-epochs = args.epochs or (common.quick_epochs(args.model) if args.quick else proto.epochs)
+epochs = common.epochs_of(args, args.model)
 train_limit = common.QUICK_TRAIN if args.quick else data.SIZES["train"]
 test_limit = common.QUICK_TEST if args.quick else data.SIZES["test"]
 losses = list(dict.fromkeys(["bce", *args.losses]))
@@ -67,11 +67,13 @@ if args.quick:
           f"The full run (no --quick) trains {proto.epochs} epochs per loss on {common.FULL_SIZES} of MNIST.")
 
 # Settings that change what a run means are part of the folder name, so a finished run is only reused
-# by a sweep that would have trained it the same way.
+# by a sweep that would have trained it the same way. The losses and seeds may change from one call to
+# the next: a finished run of the same loss and seed is reused, and one made with other settings (by
+# another version of the package) is trained again.
 sweep_dir = args.out / "runs" / f"loss_comparison_{args.model}_{args.dataset}_{epochs}ep_{train_limit}"
 print(f"{len(plan.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
 with common.exit_on_data_error():
-    counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
+    counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv, discard_changed=True)
 if not counts["usable"]:  # the same command would only reuse them: more epochs make new runs, in a new folder
     print(f"error: none of the {counts['runs']} runs is usable ({counts['failed']} failed, {counts['screened']} "
           f"screened out; their status.json says why), so there is nothing to compare. Train longer "

@@ -89,9 +89,9 @@ def methods(sweep_config: dict) -> dict:
                           "losses make no prediction."),
         "factorial": ("effects on the four cells per seed: weighting = ((BCE - BCE with MSE's weighting) + (MSE with "
                       "BCE's weighting - MSE)) / 2; saturation = ((BCE - MSE with BCE's weighting) + (BCE with MSE's "
-                      "weighting - MSE)) / 2 (so weighting + saturation = BCE - MSE); interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's "
-                      f"weighting - MSE); t-intervals over seeds. a(1 - a) is floored at {vocabulary.WEIGHT_FLOOR:.6f}"
-                      " (its value at the first 8-bit level)."),
+                      "weighting - MSE)) / 2 (so weighting + saturation = BCE - MSE); interaction = (BCE - BCE with "
+                      "MSE's weighting) - (MSE with BCE's weighting - MSE); t-intervals over seeds. a(1 - a) is "
+                      f"floored at {vocabulary.WEIGHT_FLOOR:.6f} (its value at the first 8-bit level)."),
         "replication_tolerance": (f"|measured mean - reported| <= {replication.REPLICATION_TOLERANCE} (absolute), "
                                   f"for profiles {', '.join(replication.PROTOCOL_PROFILES)} on "
                                   f"{' or '.join(replication.MNIST_SETS)}"),
