@@ -198,8 +198,8 @@ def wait(jobs: list, log: Callable[[str], None] = print, warn: Callable[[str], N
     when not); return the lines of the shards that did not finish (their error and log), empty when all did.
     Interrupted, it stops local jobs (Slurm's go on).
 
-    A Slurm job has ended when its result is written or ``squeue`` has not listed it for a minute: this needs no
-    accounting database (``sacct``), which small clusters often lack."""
+    A Slurm job has ended when its result is written or ``squeue`` has not listed it for ``GONE_AFTER_S`` seconds:
+    this needs no accounting database (``sacct``), which small clusters often lack."""
     import submitit
 
     count = len(jobs)

@@ -43,8 +43,8 @@ class SweepLock:
                 raise LockedError(f"{self.path.parent.parent} is being written by {_who(holder)} (shard "
                                   f"{holder.get('shard', '?')}); wait for it to finish, or stop it first. If it "
                                   f"is no longer running on its host, delete {self.path}.")
-            self.log(f"note: removed a stale lock of {_who(holder)}, which is no longer running")
-            self.path.unlink(missing_ok=True)
+            if _take_away(self.path, holder):
+                self.log(f"note: removed a stale lock of {_who(holder)}, which is no longer running")
         else:
             raise LockedError(f"could not take the lock {self.path}; another process keeps taking it")
         for other in self.dir.glob("shard-*.json"):
@@ -52,9 +52,9 @@ class SweepLock:
             if other == self.path:
                 continue
             if not _alive(holder):
-                self.log(f"note: removed a stale lock of {_who(holder)} (shard {holder.get('shard', '?')}), which "
-                         "is no longer running")
-                other.unlink(missing_ok=True)
+                if _take_away(other, holder):
+                    self.log(f"note: removed a stale lock of {_who(holder)} (shard {holder.get('shard', '?')}), "
+                             "which is no longer running")
                 continue
             if self.count == 1 or holder.get("shard", "").split("/")[-1] != str(self.count):
                 self.path.unlink(missing_ok=True)
@@ -82,6 +82,26 @@ class SweepLock:
             return False
         finally:
             os.unlink(tmp)
+
+
+def _take_away(path: Path, stale: dict) -> bool:
+    """Remove the lock at ``path`` if it is still the one judged ``stale``: renamed first (one process wins), then
+    read; a lock another process wrote there in the meantime is put back. Whether this call removed it."""
+    moved = path.with_name(f".stale.{socket.gethostname()}.{os.getpid()}.{path.name}")
+    try:
+        os.replace(path, moved)
+    except FileNotFoundError:
+        return False  # another process took it away first
+    try:
+        if _read(moved) == stale:
+            return True
+        try:
+            os.link(moved, path)  # a live lock written after ours was judged stale: put it back
+        except FileExistsError:
+            pass
+        return False
+    finally:
+        moved.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> dict:

@@ -1,6 +1,6 @@
 """What produced a result: library versions, backend, device, git commit and dirty flag, command line, time.
 
-Only reads the environment; Keras is consulted for the backend and device when it is already imported.
+Only reads the environment; the backend is Keras' own answer when Keras is already imported.
 """
 from __future__ import annotations
 
@@ -43,17 +43,26 @@ def cpu_name() -> str:
     return f"{name} ({os.cpu_count()} cores)"
 
 
+def backend() -> str:
+    """This process's Keras backend: Keras' answer once it is imported (keras.json may have chosen it), before that
+    $KERAS_BACKEND's or Keras' default."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def device() -> str:
     """The accelerator the Keras backend trains on, else the CPU."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    name = backend()
     try:
-        if backend == "jax":
+        if name == "jax":
             import jax
 
             gpus = [d for d in jax.devices() if d.platform == "gpu"]
             if gpus:
                 return f"GPU: {gpus[0].device_kind} (x{len(gpus)})"
-        elif backend == "tensorflow":
+        elif name == "tensorflow":
             import tensorflow as tf
 
             gpus = tf.config.list_physical_devices("GPU")
@@ -66,14 +75,20 @@ def device() -> str:
 
 
 def git_state(where: str | os.PathLike | None = None) -> dict:
-    """Commit and dirty flag of the git checkout holding this package (or ``where``); 'unknown' outside git."""
+    """Commit and dirty flag of the git checkout holding this package (or ``where``); 'unknown' outside git. Dirty:
+    a tracked file changed anywhere, or a file git does not track (nor ignore) inside the package's folder (or
+    ``where``), which the code could import."""
     cwd = Path(where) if where else Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, timeout=10, check=True).stdout
-        return {"commit": commit, "dirty": bool(status.strip())}
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no") or git("ls-files", "--others",
+                                                                                   "--exclude-standard"))
+        return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": None}
 
@@ -91,12 +106,12 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def collect(argv: list[str] | None = None, backend: str | None = None) -> dict:
-    """The provenance block written beside every sweep; ``backend`` names the backends it trains on (default: this
+def collect(argv: list[str] | None = None, backends: str | None = None) -> dict:
+    """The provenance block written beside every sweep; ``backends`` names the backends it trains on (default: this
     process's)."""
     return {
         "versions": versions(),
-        "backend": backend or os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "backend": backends or backend(),
         "device": device(),
         "platform": f"{platform.system()} {platform.machine()}",
         "numerics": numerics.settings(),

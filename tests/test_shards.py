@@ -105,3 +105,19 @@ def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, 
         with pytest.raises(ValueError, match=f"is being written by process {os.getppid()}"):
             SweepLock(tmp_path, 2, 2, log=notes.append).__enter__()
     assert len(notes) == 1 and "removed a stale lock of process 1 on host node-elsewhere" in notes[0]
+
+
+def test_a_stale_lock_is_taken_away_only_while_it_is_the_one_judged_stale(tmp_path):
+    """Two processes may judge the same dead holder stale; the second must not remove the lock the first has
+    written since."""
+    from replicate import lock
+
+    path = tmp_path / "shard-1-of-1.json"
+    stale = {"host": "h", "pid": 1, "started": "then", "shard": "1/1"}
+    path.write_text(json.dumps(stale))
+    assert lock._take_away(path, stale) and not path.exists()
+    assert not lock._take_away(path, stale)  # already gone: the other process won
+    live = {"host": "h", "pid": 2, "started": "now", "shard": "1/1"}
+    path.write_text(json.dumps(live))  # the winner's lock, written after the loser read the stale one
+    assert not lock._take_away(path, stale)
+    assert json.loads(path.read_text()) == live and [p.name for p in tmp_path.iterdir()] == [path.name]

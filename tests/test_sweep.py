@@ -468,3 +468,37 @@ def test_a_worker_whose_sweep_process_is_gone_stops(tmp_path):
     """The lock is the sweep process's: a worker must not go on writing once it is gone."""
     with pytest.raises(SystemExit, match="the sweep process 1 that started this worker is gone"):
         sweep._worker([str(tmp_path), "--units", "[]", "--parent", "1"])
+
+
+def test_the_git_state_is_dirty_for_a_changed_file_or_an_untracked_one_the_code_could_import(tmp_path):
+    from replicate import provenance
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "empty")
+    (tmp_path / ".gitignore").write_text("runs/\n")
+    git("add", ".gitignore")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "ignore runs")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "out.json").write_text("{}")  # ignored output: still clean
+    state = provenance.git_state(tmp_path)
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    (tmp_path / "helper.py").write_text("x = 1\n")  # untracked code beside the package's
+    assert provenance.git_state(tmp_path)["dirty"] is True
+    git("add", "helper.py")  # staged, not committed: a tracked change
+    assert provenance.git_state(tmp_path)["dirty"] is True
+    assert provenance.git_state(tmp_path / "runs")["commit"] == state["commit"]
+
+
+def test_provenance_records_the_backend_keras_runs_on_not_a_stale_environment_variable(monkeypatch):
+    """keras.json may choose the backend: once Keras is imported, its answer is the one recorded."""
+    import keras
+
+    from replicate import provenance
+
+    other = next(b for b in config.BACKENDS if b != keras.backend.backend())
+    monkeypatch.setenv("KERAS_BACKEND", other)
+    assert provenance.collect([])["backend"] == keras.backend.backend()
+    assert provenance.collect([], "jax and tensorflow")["backend"] == "jax and tensorflow"
