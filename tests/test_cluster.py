@@ -35,6 +35,14 @@ def test_the_local_executor_trains_the_shards_as_processes_and_merges_them(tmp_p
     assert f"did not finish: ValueError: {out} holds a sweep made with other settings (epochs differ)" in err
     assert "1 of 1 shard(s) did not finish, so the runs were not merged" in err
 
+    # A run made with other settings than the sweep's (by a shard run with others, say) is not merged in.
+    run = out / "synthetic/simple/mse/seed0"
+    fileio.write_json(run / "config.json", {**fileio.read_json(run / "config.json"), "epochs": 41})
+    assert cli.main(["evaluate", str(out)]) == 0
+    (missing,) = fileio.read_json(out / "results.json")["missing"]
+    assert (missing["path"], missing["status"]) == ("synthetic/simple/mse/seed0", "other settings")
+    assert "(epochs differ)" in missing["reason"] and "--discard-changed" in missing["reason"]
+
 
 def test_a_shard_job_requeues_as_the_same_call():
     """At its time limit submitit pickles what ``checkpoint`` returns and requeues it: the same shard, which resumes

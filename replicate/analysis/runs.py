@@ -59,6 +59,7 @@ def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool
     :func:`load_targets`); ``progress(done, total)`` is called after each run."""
     out = {"runs": [], "screened": [], "missing": []}
     images = {}
+    planned = _planned(spec)
     computed = _compute_metrics_in_parallel(sweep, spec, targets, force, progress)
     for i, entry in enumerate(spec["runs"]):
         if progress and i and spec["runs"][i - 1]["path"] not in computed:
@@ -67,6 +68,11 @@ def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool
         ident["path"] = entry["path"]
         run_dir = sweep / entry["path"]
         state, reason, status = _status(run_dir, entry)
+        differ = _differs(run_dir, planned.get(entry["path"])) if state == "done" else None
+        if differ:
+            state, reason = "other settings", (f"made with other settings than the sweep's ({', '.join(differ)} "
+                                               "differ), by a shard run with others, say; run the sweep's command "
+                                               "with --discard-changed to train it again")
         if state == "done":
             dataset = entry["dataset"]
             try:
@@ -140,6 +146,29 @@ def _cache_metrics(run_dir: Path, targets: np.ndarray) -> bool:
         return True
     except Exception:  # noqa: BLE001 - collect() meets the same error again and reports it
         return False
+
+
+def _planned(spec: dict) -> dict[str, dict]:
+    """Each run's settings as the sweep's config plans them, by path (none for a config this version cannot read)."""
+    try:
+        return {r.path: r.to_dict() for r in config.sweep_from_dict(spec["config"]).runs()}
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def _differs(run_dir: Path, planned: dict | None) -> list[str]:
+    """The settings in a run's config.json that differ from the sweep's plan. Not counted: fields an older version
+    did not write, and the backend, which ``--backend auto`` picks by what the machine has installed."""
+    path = run_dir / "config.json"
+    if planned is None or not path.exists():
+        return []
+    try:
+        recorded = read_json(path)
+    except (OSError, ValueError):
+        return []  # the run's other files are checked, and reported, on their own
+    if not isinstance(recorded, dict):
+        return []
+    return sorted(k for k in recorded if k in planned and k != "backend" and recorded[k] != planned[k])
 
 
 def _status(run_dir: Path, entry: dict) -> tuple[str, str | None, dict]:
