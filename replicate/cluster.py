@@ -109,7 +109,7 @@ def submit(kind: str, sweep: SweepConfig, out: str | os.PathLike, shards: int, r
     units = len(units_of_work(sweep.runs(), fuse=True))  # the shards split these, with or without fuse
     if shards > units:
         raise ClusterError(f"--shards {shards} is more than the sweep's {units} units of work (the losses of a model "
-                           f"and seed train together); pass --shards {units} or fewer")
+                           f"and seed, which stay in one shard, with --one-by-one too); pass --shards {units} or fewer")
     executor = _executor(kind, Path(out) / LOGS, resources)
     jobs = [ShardJob(sweep, out, i, shards, data_dir=data_dir, fuse=fuse, discard_changed=discard_changed,
                      argv=argv) for i in range(1, shards + 1)]

@@ -126,13 +126,9 @@ class SweepConfig:
         return tuple(dict.fromkeys(loss for _, loss in self.pairs))
 
     def runs(self) -> list[RunConfig]:
-        """Every run of the sweep, models in sweep order, then losses, then seeds. A model without its own epochs
-        or training-set size gets its post model's (``simple_8`` those of ``simple``)."""
-        def own(sizes: dict, model: str):
-            return sizes.get(model, sizes.get(vocabulary.model(model).post_model))
-
-        return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=own(self.epochs, model),
-                             train_limit=own(self.train_limit, model), test_limit=self.test_limit,
+        """Every run of the sweep, models in sweep order, then losses, then seeds."""
+        return [protocol_run(model, dataset=self.dataset, loss=loss, seed=seed, epochs=self.epochs.get(model),
+                             train_limit=self.train_limit.get(model), test_limit=self.test_limit,
                              optimizer=self.optimizer, mixed_precision=self.mixed_precision,
                              patience=self.patience, min_improvement=self.min_improvement,
                              backend=backend_for(model, self.backend))
@@ -266,19 +262,25 @@ def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds
              train_limit=None, test_limit=None, backend=None, mixed_precision=None, endpoint=None,
              margin=None) -> SweepConfig:
     """``base`` with explicit command-line choices applied (``None`` keeps the profile's value)."""
-    pairs = base.pairs
+    pairs, changes = base.pairs, {}
     if models is not None:
         for m in models:
             _one_of("model", m, MODELS)
-        # A model the profile does not train gets the losses it trains every one of its models with.
+        # A model the profile does not train gets the losses it trains every one of its models with, and the
+        # epochs and training-set size it gives the post's model that one follows (written out, so that the
+        # sweep.json of the sweep reads back the same).
+        added = [m for m in dict.fromkeys(models) if m not in base.models]
         everywhere = [loss for loss in base.losses if all((m, loss) in pairs for m in base.models)] or ["bce"]
-        pairs = tuple(p for p in pairs if p[0] in models) + tuple(
-            (m, loss) for m in dict.fromkeys(models) if m not in base.models for loss in everywhere)
+        pairs = tuple(p for p in pairs if p[0] in models) + tuple((m, loss) for m in added for loss in everywhere)
+        for name in ("epochs", "train_limit"):
+            sizes = getattr(base, name)
+            follows = {m: vocabulary.model(m).post_model for m in added}
+            changes[name] = {**sizes, **{m: sizes[p] for m, p in follows.items() if m not in sizes and p in sizes}}
     if losses is not None:
         for loss in losses:
             _one_of("loss", loss, TRAINED_LOSSES)
         pairs = tuple((m, loss) for m in dict.fromkeys(m for m, _ in pairs) for loss in losses)
-    changes = {"pairs": pairs}
+    changes["pairs"] = pairs
     if dataset is not None:
         changes["dataset"] = dataset
     if seeds is not None:

@@ -75,8 +75,9 @@ def device() -> str:
 
 
 def git_state(where: str | os.PathLike | None = None) -> dict:
-    """Commit and dirty flag of the git checkout holding this package (or ``where``); 'unknown' outside git. Dirty:
-    a tracked file changed anywhere, or a file git does not track (nor ignore) inside the package's folder (or
+    """Commit and dirty flag of the git checkout holding this package (or ``where``); 'unknown' outside git, and
+    where the package is not tracked by the repository around it (installed into a folder of another one). Dirty:
+    a tracked file changed anywhere, or a Python file git does not track (nor ignore) in the package's folder (or
     ``where``), which the code could import."""
     cwd = Path(where) if where else Path(__file__).resolve().parent
 
@@ -85,9 +86,11 @@ def git_state(where: str | os.PathLike | None = None) -> dict:
                               check=True).stdout.strip()
 
     try:
+        if where is None:
+            git("ls-files", "--error-unmatch", "__init__.py")  # fails where the repository does not hold the package
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no") or git("ls-files", "--others",
-                                                                                   "--exclude-standard"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no")
+                     or git("ls-files", "--others", "--exclude-standard", "--", "*.py"))
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": None}

@@ -304,7 +304,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
     """Train these units of the sweep in ``out``, in this process, printing a line per run: they are runs
     ``first`` to ``last`` of ``total``. ``progress``: draw a progress line on a terminal (one process at a time).
     Units on JAX keep TensorFlow out of the process and their compiled steps in the folder."""
-    from replicate.train import train_side_by_side
+    from replicate.train import not_the_runs_fault, train_side_by_side
 
     sweep = sweep_from_dict(fileio.read_json(out / "sweep.json")["config"])
     train = data.to_unit(data.load_uint8(sweep.dataset, "train", data_dir=data_dir)[0])
@@ -339,7 +339,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
             try:
                 statuses = train_side_by_side(group, dirs, fuse_state(out, group), train, test, on_epoch)
             except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
-                if _not_the_runs_fault(err):
+                if not_the_runs_fault(err):
                     raise  # its epochs are kept for the next command (a failed run is trained again from scratch)
                 reason = _relative(f"{type(err).__name__}: {err}", out)
                 statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
@@ -363,13 +363,6 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                     f"({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
                     f"| {backend} ETA {_eta(spent, last - i)}")
             sys.stdout.flush()
-
-
-def _not_the_runs_fault(err: Exception) -> bool:
-    """An I/O failure (a full disk, a read-only folder), or the scheduler stopping a shard for good (submitit's
-    ``UncompletedJobError`` at its last time limit): the sweep stops, and the run is not marked failed."""
-    submitit = sys.modules.get("submitit.core.utils")  # loaded where a shard runs as a submitit job
-    return isinstance(err, OSError) or (submitit is not None and isinstance(err, submitit.UncompletedJobError))
 
 
 def _relative(text: str, out: Path) -> str:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -554,6 +555,14 @@ def _already_done(cfg: RunConfig, run_dir: Path) -> bool:
         return False
 
 
+def not_the_runs_fault(err: Exception) -> bool:
+    """An I/O failure (a full disk, a read-only folder), or the scheduler stopping a shard for good (submitit's
+    ``UncompletedJobError`` at its last time limit): the sweep stops, and neither the run nor its checkpoint is
+    given up."""
+    submitit = sys.modules.get("submitit.core.utils")  # loaded where a shard runs as a submitit job
+    return isinstance(err, OSError) or (submitit is not None and isinstance(err, submitit.UncompletedJobError))
+
+
 def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int]:
     """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
     finished, and the next epoch. A checkpoint of other runs, or one that cannot be read (an interrupted or damaged
@@ -580,6 +589,8 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
             variable.assign(value)
         return saved["histories"], saved["failures"], saved["finished"], saved["epochs"]
     except Exception as err:  # any unreadable checkpoint means the same thing: start these runs again
+        if not_the_runs_fault(err):
+            raise
         print(f"note: the checkpoint in {state_dir.name} cannot be used ({type(err).__name__}: {err}); it is removed "
               "and these runs start again", flush=True)
         _clear_checkpoint(state_dir)

@@ -1,4 +1,5 @@
 """Frozen, validated configuration and the profiles."""
+import dataclasses
 import json
 
 import pytest
@@ -36,6 +37,9 @@ def test_models_chosen_keep_their_losses_and_a_model_the_profile_lacks_is_added_
     assert chosen.pairs == tuple((m, loss) for m, loss in quick.pairs if m == "simple") + (
         ("simple_8", "bce"), ("simple_8", "mse"))
     assert {(r.epochs, r.train_limit) for r in chosen.runs()} == {(config.QUICK_EPOCHS["simple"], 12000)}
+    assert config.sweep_from_dict(json.loads(json.dumps(chosen.to_dict()))).runs() == chosen.runs()
+    older = dataclasses.replace(chosen, epochs=quick.epochs, train_limit=quick.train_limit)  # a sweep.json of before
+    assert {(r.epochs, r.train_limit) for r in older.runs() if r.model == "simple_8"} == {(50, None)}  # reads back
     assert config.override(quick, models=["simple_8"]).models == ("simple_8",)
     assert config.override(config.profile("replication"), models=["simple_8"]).pairs == (("simple_8", "bce"),)
     assert config.override(config.profile("smoke"), models=["sparse_rescaled"]).runs()[0].epochs == 40

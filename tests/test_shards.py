@@ -84,6 +84,7 @@ def test_a_shard_with_other_settings_or_a_live_writer_is_refused(tmp_path, capsy
 def test_a_lock_left_by_an_earlier_run_of_the_same_slurm_job_is_stale(tmp_path, monkeypatch):
     """A requeued Slurm job may start on another node; the lock of its earlier run is then not a live writer. The
     processes of one run of a job (shards started in one allocation) hold live locks of each other."""
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)  # as in a job Slurm has not restarted
     locks = tmp_path / ".locks"
     locks.mkdir()
     earlier = {"host": "node-elsewhere", "pid": 1, "started": "then", "shard": "1/2", "slurm_job": "4242"}

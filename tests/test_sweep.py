@@ -119,6 +119,15 @@ def test_a_shard_stopped_for_good_by_its_scheduler_keeps_its_epochs(tmp_path, mo
     run = tmp_path / "synthetic/simple/mse/seed0"
     assert sweep.run_status(run) == "pending" and fileio.read_json(run / "checkpoint.json")["epochs"] == 1
 
+    def stopped_while_restoring(*args, **kwargs):  # the signal may come while the checkpoint is read back
+        raise UncompletedJobError("Job not requeued because: timed-out too many times.")
+
+    monkeypatch.setattr(train, "_checkpoint", real)
+    monkeypatch.setattr(train.fileio, "read_npz", stopped_while_restoring)
+    with pytest.raises(UncompletedJobError):
+        sweep.run_sweep(cfg, tmp_path, log=lambda line: None)
+    assert fileio.read_json(run / "checkpoint.json")["epochs"] == 1 and list(run.glob("checkpoint-e1.npz"))
+
 
 def test_a_worker_with_an_io_failure_says_it_once_and_exits_2(tmp_path, monkeypatch, capsys):
     """The child that trains the other backend's runs: the error without a traceback, and a status its parent
@@ -470,7 +479,7 @@ def test_a_worker_whose_sweep_process_is_gone_stops(tmp_path):
         sweep._worker([str(tmp_path), "--units", "[]", "--parent", "1"])
 
 
-def test_the_git_state_is_dirty_for_a_changed_file_or_an_untracked_one_the_code_could_import(tmp_path):
+def test_the_git_state_is_dirty_for_a_changed_file_or_an_untracked_one_the_code_could_import(tmp_path, monkeypatch):
     from replicate import provenance
 
     def git(*args):
@@ -483,6 +492,7 @@ def test_the_git_state_is_dirty_for_a_changed_file_or_an_untracked_one_the_code_
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "ignore runs")
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "out.json").write_text("{}")  # ignored output: still clean
+    (tmp_path / "figure.png").write_text("")  # an untracked file that is not code: still clean
     state = provenance.git_state(tmp_path)
     assert len(state["commit"]) == 40 and state["dirty"] is False
     (tmp_path / "helper.py").write_text("x = 1\n")  # untracked code beside the package's
@@ -490,6 +500,9 @@ def test_the_git_state_is_dirty_for_a_changed_file_or_an_untracked_one_the_code_
     git("add", "helper.py")  # staged, not committed: a tracked change
     assert provenance.git_state(tmp_path)["dirty"] is True
     assert provenance.git_state(tmp_path / "runs")["commit"] == state["commit"]
+    (tmp_path / "pkg").mkdir()  # the package installed into a folder of a repository that does not track it
+    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "pkg" / "provenance.py"))
+    assert provenance.git_state() == {"commit": "unknown", "dirty": None}
 
 
 def test_provenance_records_the_backend_keras_runs_on_not_a_stale_environment_variable(monkeypatch):

@@ -156,14 +156,15 @@ def test_nothing_to_compare_exits_2_with_the_reason(tmp_path, monkeypatch, capsy
     assert "Report:" not in stdout and not (tmp_path / "07_loss_comparison_simple_synthetic.html").exists()
 
 
-def test_the_loss_comparison_called_again_with_other_losses_reuses_the_folder(tmp_path, monkeypatch, capsys):
-    """Other --losses into the same --out: the finished BCE run is reused, the new loss trained, no refusal."""
+def test_the_loss_comparison_called_again_with_other_losses_trains_them_apart(tmp_path, monkeypatch, capsys):
+    """Other --losses into the same --out go to a folder of their own (no refusal, nothing deleted); the same
+    ones again reuse their finished runs."""
     args = ("--quick", "--epochs", "1", "--out", str(tmp_path))
-    for losses in (["mse"], ["mae"]):
+    for losses in (["mse"], ["mae"], ["mse"]):
         code, stdout, stderr = _run_here("07_loss_comparison.py", *args, "--losses", *losses,
                                          monkeypatch=monkeypatch, capsys=capsys)
         assert code == 2 and "there is nothing to compare" in stderr, stdout + stderr  # one epoch: screened out
-    assert "(1 already done)" in stdout
+    assert "(2 already done)" in stdout and len(list((tmp_path / "runs").iterdir())) == 2
 
 
 @pytest.mark.parametrize("dataset", [["--dataset", "mnist"], []], ids=["named", "the default"])

@@ -17,6 +17,7 @@ Expected result: the post has no number for this; it uses BCE throughout. The sc
 ## Setup
 """
 
+import hashlib
 import os
 import sys
 
@@ -66,14 +67,14 @@ if args.quick:
           f"about the losses.\n"
           f"The full run (no --quick) trains {proto.epochs} epochs per loss on {common.FULL_SIZES} of MNIST.")
 
-# Settings that change what a run means are part of the folder name, so a finished run is only reused
-# by a sweep that would have trained it the same way. The losses and seeds may change from one call to
-# the next: a finished run of the same loss and seed is reused, and one made with other settings (by
-# another version of the package) is trained again.
-sweep_dir = args.out / "runs" / f"loss_comparison_{args.model}_{args.dataset}_{epochs}ep_{train_limit}"
+# The sweep's settings are part of the folder name (the losses as a digest), so a finished run is only
+# reused by the same sweep, and another choice of losses or seeds goes to a folder of its own.
+chosen = hashlib.sha256(",".join(losses).encode()).hexdigest()[:8]
+sweep_dir = args.out / "runs" / (f"loss_comparison_{args.model}_{args.dataset}_{epochs}ep_{train_limit}_"
+                                 f"seeds{args.seed}-{args.seed + args.seeds - 1}_losses-{chosen}")
 print(f"{len(plan.runs())} runs of {args.model} ({', '.join(losses)}) into {sweep_dir}")
-with common.exit_on_data_error():
-    counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv, discard_changed=True)
+with common.exit_on_data_error(OSError, sweep.WorkerError):  # a full disk, say, or the other backend's process
+    counts = sweep.run_sweep(plan, sweep_dir, data_dir=args.data_dir, argv=sys.argv)
 if not counts["usable"]:  # the same command would only reuse them: more epochs make new runs, in a new folder
     print(f"error: none of the {counts['runs']} runs is usable ({counts['failed']} failed, {counts['screened']} "
           f"screened out; their status.json says why), so there is nothing to compare. Train longer "

@@ -84,7 +84,8 @@ def wilcoxon_test(differences) -> dict:
     """Wilcoxon signed-rank test of paired differences against 0 (zeros dropped, as Wilcoxon did).
 
     Returns ``n`` (non-zero pairs), ``median``, ``statistic`` and ``p_value`` (``scipy.stats.wilcoxon``,
-    two-sided; exact for small samples without ties, normal approximation otherwise).
+    two-sided, by its default method: exact, or by permutation where there are ties, for small samples; a normal
+    approximation for large ones).
     """
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
