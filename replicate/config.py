@@ -272,9 +272,9 @@ def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds
         added = [m for m in dict.fromkeys(models) if m not in base.models]
         everywhere = [loss for loss in base.losses if all((m, loss) in pairs for m in base.models)] or ["bce"]
         pairs = tuple(p for p in pairs if p[0] in models) + tuple((m, loss) for m in added for loss in everywhere)
+        follows = {m: vocabulary.model(m).post_model for m in added}
         for name in ("epochs", "train_limit"):
             sizes = getattr(base, name)
-            follows = {m: vocabulary.model(m).post_model for m in added}
             changes[name] = {**sizes, **{m: sizes[p] for m, p in follows.items() if m not in sizes and p in sizes}}
     if losses is not None:
         for loss in losses:

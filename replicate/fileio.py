@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -97,15 +98,11 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> di
 
 def finite(v: Any) -> bool:
     """A real, finite number as read from JSON (not None, a bool, NaN or infinite)."""
-    import math
-
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _finite(obj: Any) -> Any:
     """Replace non-finite floats by None, recursively (JSON has no NaN)."""
-    import math
-
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):

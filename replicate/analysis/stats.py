@@ -163,5 +163,3 @@ def holm(p_values) -> list[float | None]:
 def excludes_zero(ci) -> bool:
     """Whether a confidence interval lies wholly above or below 0."""
     return bool(ci) and all(finite(c) for c in ci) and (ci[0] > 0 or ci[1] < 0)
-
-

@@ -71,8 +71,9 @@ def read_results(path: Path) -> dict:
     try:
         results = read_json(path)
     except (FileNotFoundError, IsADirectoryError) as err:
-        raise ValueError(f"{path} {'is a folder' if path.is_dir() else 'does not exist'}; pass the results.json of a "
-                         "sweep ('replicate evaluate SWEEP_DIR' writes it)") from err
+        what = "is a folder" if isinstance(err, IsADirectoryError) else "does not exist"
+        raise ValueError(f"{path} {what}; pass the results.json of a sweep ('replicate evaluate SWEEP_DIR' writes "
+                         "it)") from err
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} cannot be read ({err}); run 'replicate evaluate {path.parent}' to rewrite it") from err
     version = results.get("schema_version") if isinstance(results, dict) else None

@@ -45,8 +45,8 @@ def _factorial(s: Results, f: dict) -> dict:
         moves = {name: "raises" if v > 0 else "lowers" for name, v in size.items()}
         return _rows_and_conclusion(s, f, rows, gap, inter, (
             f"BCE's {up} {moves[up]} its midtone error ({fmt(size[up], sig=2, sign=True)}) and its {down} "
-            f"{moves[down]} it ({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, {fmt(gap['mean'], sig=2, sign=True)}, is what "
-            "is left of the two, so neither accounts for it alone"))
+            f"{moves[down]} it ({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, "
+            f"{fmt(gap['mean'], sig=2, sign=True)}, is what is left of the two, so neither accounts for it alone"))
     text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap; the gradient shape "
                                                   "does not",
             "the gradient shape accounts for the gap": "the gradient shape accounts for BCE's midtone gap; the "
