@@ -12,6 +12,8 @@ import pytest
 from scipy import stats
 
 from replicate import analysis
+from replicate.report.reproduce import reproduce
+from replicate.report.view import Results
 from tests.fake_sweep import write_fake_sweep
 
 
@@ -429,8 +431,8 @@ def test_a_damaged_sweep_file_stops_evaluate_without_touching_results(tmp_path, 
 
 @pytest.mark.parametrize("edit,message", [
     (lambda spec: spec["config"].update(endpoint="sharpness"), "unknown endpoint 'sharpness'"),
-    (lambda spec: spec["config"].update(margin=0), "margin must be a fraction in \\(0, 1\\).*got 0"),
-    (lambda spec: spec["config"].update(margin=1.0), "margin must be a fraction in \\(0, 1\\).*got 1.0"),
+    (lambda spec: spec["config"].update(margin=0), "margin must be a fraction of MSE's mean in \\(0, 1\\).*got 0"),
+    (lambda spec: spec["config"].update(margin=1.0), "margin must be a fraction of MSE's mean in \\(0, 1\\).*got 1.0"),
     (lambda spec: spec["config"].update(margin="0.02"), "margin must be a fraction"),
     (lambda spec: spec["runs"][1].pop("seed"), "run entry 1 lacks a valid seed"),
     (lambda spec: spec["runs"][0].update(model=None, path=3), "run entry 0 lacks a valid model, path"),
@@ -487,6 +489,29 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
     assert all((root / path / "metrics.npz").exists() for path in done)
     assert analysis.evaluate_sweep(root, force=True).read_bytes() == here
     assert scored_here == []  # every scoreable run was scored by the workers and read back from its cache
+
+
+def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_where_they_differ(tmp_path):
+    def record(shard, started, commit, backend="tensorflow", finished=None):
+        return {"shard": shard, "started": started, "finished": finished, "backend": backend, "device": "CPU",
+                "git": {"commit": commit, "dirty": False}, "versions": {"keras": "3.15.1"}}
+
+    (tmp_path / "provenance.json").write_text(json.dumps(record("1/1", "2026-01-01T08:00:00", "b" * 40)))
+    for i, (started, backend) in enumerate([("2026-01-01T07:00:00", "jax"), ("2026-01-01T09:00:00", "tensorflow")],
+                                           start=1):
+        (tmp_path / f"provenance-shard-{i}-of-2.json").write_text(json.dumps(
+            record(f"{i}/2", started, "a" * 40, backend, finished=f"2026-01-01T1{i}:00:00")))
+    prov = analysis._provenance(tmp_path)
+    assert [s["shard"] for s in prov["shards"]] == ["1/1", "1/2", "2/2"]
+    assert prov["shard"] == "1/2" and prov["git"]["commit"] == "a" * 40  # the earliest started process's
+    assert prov["backend"] == "tensorflow and jax" and prov["finished"] == "2026-01-01T12:00:00"
+    assert prov["differs"] == ["git"]
+    rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
+    assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00, commit bbbbbbbbbbbb; shard 1/2")
+    assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
+    (tmp_path / "provenance.json").unlink()
+    (tmp_path / "provenance-shard-2-of-2.json").unlink()
+    assert "shards" not in analysis._provenance(tmp_path)  # one process: its record as it is
 
 
 def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path):

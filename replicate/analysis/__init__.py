@@ -53,7 +53,7 @@ from replicate.analysis.runs import ArtifactError, read_artifact
 from replicate.analysis.screening import screen
 from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
-from replicate.config import ENDPOINTS
+from replicate.config import ENDPOINTS, check_margin
 from replicate.metrics import band_fractions
 from replicate.fileio import write_json, write_text
 
@@ -142,9 +142,11 @@ def _spec_problem(spec: dict) -> str | None:
     endpoint, margin = spec["config"].get("endpoint"), spec["config"].get("margin")
     if endpoint is not None and endpoint not in ENDPOINTS:
         return f"unknown endpoint {endpoint!r} (one of {', '.join(ENDPOINTS)})"
-    if margin is not None and not (isinstance(margin, (int, float)) and not isinstance(margin, bool)
-                                   and 0 < margin < 1):
-        return f"the margin must be a fraction in (0, 1), e.g. 0.02 for 2 %; got {margin!r}"
+    if margin is not None:
+        try:
+            check_margin(margin)
+        except ValueError as err:
+            return str(err)
     for i, entry in enumerate(spec["runs"]):
         kinds = {"dataset": str, "model": str, "loss": str, "seed": int, "path": str}
         bad = [k for k, kind in kinds.items() if not isinstance(entry, dict) or not isinstance(entry.get(k), kind)
@@ -155,16 +157,20 @@ def _spec_problem(spec: dict) -> str | None:
 
 
 def _provenance(sweep: Path) -> dict | None:
-    """The sweep's provenance: ``provenance.json``, or, for a sweep run as shards, the first shard's with the
-    backends of them all and every shard's listed under ``shards``."""
-    if (sweep / "provenance.json").exists():
-        return read_artifact(sweep / "provenance.json", "the sweep's provenance")
-    shards = [read_artifact(p, "a shard's provenance") for p in sorted(sweep.glob("provenance-shard-*.json"))]
-    if not shards:
-        return None
-    backends = dict.fromkeys(b for s in shards for b in str(s.get("backend") or "").split(" and ") if b)
-    return {**shards[0], "backend": " and ".join(backends), "shards": shards,
-            "finished": max((s.get("finished") or "" for s in shards), default=None)}
+    """The sweep's provenance. Where several processes trained it (shards, or a sweep started whole and finished as
+    shards, or the other way round), the earliest started's, with the backends of them all, each one's record
+    under ``shards``, the last finish, and under ``differs`` the fields in which they disagree."""
+    paths = [p for p in [sweep / "provenance.json"] if p.exists()] + sorted(sweep.glob("provenance-shard-*.json"))
+    records = [read_artifact(p, "the sweep's provenance") for p in paths]
+    if len(records) < 2:
+        return records[0] if records else None
+    first = min(records, key=lambda r: str(r.get("started") or ""))
+    backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
+    differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused")
+               if any(r.get(k) != first.get(k) for r in records)]
+    return {**first, "backend": " and ".join(backends), "shards": records,
+            "finished": max(str(r.get("finished") or "") for r in records) or None,
+            **({"differs": differs} if differs else {})}
 
 
 def _jsonable(obj):

@@ -37,8 +37,16 @@ def reproduce(s: Results) -> dict:
                        ("end_time", "finished")):
         if p.get(key):
             rows.append((label, str(p[key])))
+    shards = [r for r in p.get("shards") or [] if isinstance(r, dict)]
+    if shards:
+        rows.append(("processes", f"{len(shards)}: " + "; ".join(
+            f"shard {r.get('shard', '?')} from {r.get('started', '?')}, commit "
+            f"{str((r.get('git') or {}).get('commit', 'unknown'))[:12]}" for r in shards)
+            + ". The rows above are the earliest's; each one's record is in results.json (sweep.provenance.shards)."))
+    if p.get("differs"):
+        rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
     known = {"versions", "backend", "device", "platform", "git", "data", "data_sha256", "command", "started",
-             "start_time", "finished", "end_time"}
+             "start_time", "finished", "end_time", "shards", "differs"}
     rows += [(k, str(v)) for k, v in p.items() if k not in known]
     return {"command": p.get("command") or "not recorded", "rows": [{"key": k, "value": v} for k, v in rows],
             "bibtex": bibtex(), "citation": "CITATION.cff"}
