@@ -30,7 +30,6 @@ class SweepLock:
         self.index, self.count, self.log = index, count, log
 
     def __enter__(self) -> "SweepLock":
-        self.dir.mkdir(parents=True, exist_ok=True)
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
         if os.environ.get("SLURM_JOB_ID"):
@@ -72,7 +71,15 @@ class SweepLock:
 
     def _create(self, me: dict) -> bool:
         """Write the lock whole, then link it into place: False if one is there already."""
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".lock.", suffix=".tmp")
+        for _ in range(10):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:  # the folder stays once our file is in it; before that, a shard that finishes may remove it
+                fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".lock.", suffix=".tmp")
+                break
+            except FileNotFoundError:
+                continue
+        else:
+            raise LockedError(f"could not write a lock into {self.dir}: other processes keep removing the folder")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(me, f)
         try:

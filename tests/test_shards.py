@@ -122,3 +122,21 @@ def test_a_stale_lock_is_taken_away_only_while_it_is_the_one_judged_stale(tmp_pa
     path.write_text(json.dumps(live))  # the winner's lock, written after the loser read the stale one
     assert not lock._take_away(path, stale)
     assert json.loads(path.read_text()) == live and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_lock_folder_removed_by_a_finishing_shard_is_made_again(tmp_path, monkeypatch):
+    """Another shard that finishes removes the empty lock folder; this one may have just made it."""
+    from replicate import lock
+
+    real, calls = lock.tempfile.mkstemp, []
+
+    def racing(*args, dir, **kwargs):
+        calls.append(dir)
+        if len(calls) == 1:
+            Path(dir).rmdir()  # the other shard's __exit__, between our mkdir and our lock file
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(lock.tempfile, "mkstemp", racing)
+    with SweepLock(tmp_path, 1, 2, log=lambda line: None) as held:
+        assert fileio.read_json(held.path)["shard"] == "1/2" and len(calls) == 2
+    assert not (tmp_path / ".locks").exists()
