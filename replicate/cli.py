@@ -13,6 +13,7 @@ from pathlib import Path
 
 from replicate import __version__
 from replicate.cluster import EXECUTORS, REQUEUES, Resources
+from replicate import config
 from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFILES, TRAINED_LOSSES
 
 EXIT_USAGE = 2
@@ -66,18 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--models", nargs="+", choices=MODELS)
     r.add_argument("--losses", nargs="+", choices=TRAINED_LOSSES)
     seeds = r.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, metavar="N", help="use seeds 0 .. N-1")
+    seeds.add_argument("--seeds", type=_positive("the number of seeds"), metavar="N", help="use seeds 0 .. N-1")
     seeds.add_argument("--seed", type=int, nargs="+", metavar="S", help="use exactly these seeds")
-    r.add_argument("--epochs", type=int, help="epochs for every model (default: the profile's)")
-    r.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images")
-    r.add_argument("--test-limit", type=int, metavar="N", help="evaluate on the first N test images")
+    r.add_argument("--epochs", type=_positive("epochs"), help="epochs for every model (default: the profile's)")
+    r.add_argument("--train-limit", type=_positive("train_limit"), metavar="N",
+                   help="train on the first N training images")
+    r.add_argument("--test-limit", type=_positive("test_limit"), metavar="N",
+                   help="evaluate on the first N test images")
     r.add_argument("--out", help="sweep folder (default: runs/<profile>-<dataset>)")
     r.add_argument("--data-dir", help="a folder with local dataset files (also $REPLICATE_DATA_DIR)")
     r.add_argument("--backend", choices=BACKEND_CHOICES,
                    help="Keras backend for every model (default: auto, each model on the faster one here)")
     r.add_argument("--endpoint", choices=ENDPOINTS,
                    help="pre-registered primary endpoint, BCE - MSE paired by seed (default: rmse_midtone)")
-    r.add_argument("--margin", type=float,
+    r.add_argument("--margin", type=_checked(float, config.check_margin),
                    help="equivalence margin, a fraction of MSE's mean (default: 0.02, i.e. 2 %%)")
     r.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (output layer stays float32)")
     r.add_argument("--one-by-one", action="store_true",
@@ -167,6 +170,23 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _checked(parse, check):
+    """An argparse type: ``parse`` the text, then apply the config's own rule ``check``; argparse names the flag."""
+    def convert(text: str):
+        value = parse(text)
+        try:
+            return check(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    convert.__name__ = parse.__name__  # argparse's "invalid float value" names the type
+    return convert
+
+
+def _positive(what: str):
+    """An argparse type for a positive integer (the config's rule)."""
+    return _checked(int, lambda value: config.check_positive(what, value))
+
+
 def _shard(text: str) -> tuple[int, int]:
     """'2/4' -> (2, 4), for --shard."""
     try:
@@ -179,16 +199,6 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _cmd_run(args) -> int:
-    from replicate import config
-
-    if args.margin is not None and not 0 < args.margin < 1:
-        raise UsageError(f"--margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; got {args.margin}")
-    for flag in ("seeds", "epochs", "train_limit", "test_limit"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
-    if args.seed is not None and (min(args.seed) < 0 or len(set(args.seed)) != len(args.seed)):
-        raise UsageError(f"--seed takes distinct non-negative integers, got {args.seed}")
     _check_executor_flags(args)
     seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
     dataset = args.dataset

@@ -102,9 +102,7 @@ class SweepConfig:
         _one_of("endpoint", self.endpoint, ENDPOINTS)
         if self.optimizer is not None:
             _one_of("optimizer", self.optimizer, ("adam", "adadelta"))
-        if not (isinstance(self.margin, (int, float)) and 0 < self.margin < 1):
-            raise ValueError(f"the equivalence margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; "
-                             f"got {self.margin!r}")
+        check_margin(self.margin)
         if not self.pairs:
             raise ValueError("a sweep needs at least one (model, loss) pair")
         for model, loss in self.pairs:
@@ -299,6 +297,20 @@ def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds
 def _one_of(what: str, value, valid) -> None:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; valid {what}s: {', '.join(valid)}")
+
+
+def check_margin(value) -> float:
+    """``value`` if it is an equivalence margin (a fraction of MSE's mean in (0, 1)), else a ValueError."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 < value < 1):
+        raise ValueError(f"the equivalence margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; "
+                         f"got {value!r}")
+    return value
+
+
+def check_positive(what: str, value) -> int:
+    """``value`` if it is a positive integer, else a ValueError naming ``what``."""
+    _positive(what, value)
+    return value
 
 
 def _positive(what: str, value) -> None:

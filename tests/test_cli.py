@@ -112,8 +112,13 @@ def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_
     (["run", "--losses", "bce_kl"], "invalid choice: 'bce_kl'"),
     (["run", "--profile", "huge"], "invalid choice: 'huge'"),
     (["run", "--seeds", "2", "--seed", "1"], "not allowed with argument"),
-    (["run", "--epochs", "0"], "--epochs must be a positive integer"),
-    (["run", "--seed", "1", "1"], "distinct non-negative"),
+    (["run", "--epochs", "0"], "argument --epochs: epochs must be a positive integer, got 0"),
+    (["run", "--seeds", "0"], "argument --seeds: the number of seeds must be a positive integer, got 0"),
+    (["run", "--test-limit", "-3"], "argument --test-limit: test_limit must be a positive integer, got -3"),
+    (["run", "--margin", "2"], "argument --margin: the equivalence margin must be a fraction of MSE's mean"),
+    (["run", "--margin", "x"], "argument --margin: invalid float value: 'x'"),
+    (["run", "--seed", "1", "1"], "seeds must be distinct non-negative integers, got [1, 1]"),
+    (["run", "--seed", "-1"], "seeds must be distinct non-negative integers, got [-1]"),
     (["evaluate", "/nonexistent"], "not a sweep folder"),
 ])
 def test_bad_input_exits_2(argv, message, capsys):
