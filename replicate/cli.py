@@ -30,7 +30,10 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # argparse's usage errors (2), --help and --version (0): a status, as below
+        return stop.code
     args.argv = ["replicate", *argv]
     try:
         return args.func(args)
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     x = r.add_argument_group("running the shards as jobs (needs submitit: pip install 'replicate[slurm]')")
     x.add_argument("--executor", choices=EXECUTORS,
                    help="train --shards N shards as jobs: local processes, or one Slurm job array; then merge")
-    x.add_argument("--shards", type=int, metavar="N", help="how many shards (jobs) to split the sweep into")
+    x.add_argument("--shards", type=_positive("shards"), metavar="N", help="how many shards (jobs) to split the sweep into")
     x.add_argument("--time-limit", type=int, metavar="MIN",
                    help=f"minutes per job; a job that reaches it is requeued and resumes, up to {REQUEUES} times "
                         f"(default: {Resources.time_limit})")
@@ -242,8 +245,6 @@ def _check_executor_flags(args) -> None:
         raise UsageError("--shard I/N trains one shard here; --executor runs all of them as jobs. Pass one of the two.")
     if args.shards is None:
         raise UsageError(f"--executor {args.executor} needs --shards N, the number of jobs to split the sweep into")
-    if args.shards < 1:
-        raise UsageError(f"--shards must be a positive integer, got {args.shards}")
     if args.executor == "local" and any(given(f) for f in SLURM_FLAGS):
         flag = next(f for f in SLURM_FLAGS if given(f))
         raise UsageError(f"--{flag.replace('_', '-')} is a Slurm setting; --executor local starts every shard at "

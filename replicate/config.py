@@ -58,11 +58,11 @@ class RunConfig:
         _one_of("loss", self.loss, TRAINED_LOSSES)
         _one_of("optimizer", self.optimizer, ("adam", "adadelta"))
         _one_of("backend", self.backend, BACKENDS)
-        _positive("epochs", self.epochs)
-        _positive("batch_size", self.batch_size)
+        check_positive("epochs", self.epochs)
+        check_positive("batch_size", self.batch_size)
         for name in ("train_limit", "test_limit", "patience"):
             if getattr(self, name) is not None:
-                _positive(name, getattr(self, name))
+                check_positive(name, getattr(self, name))
         if not 0 < self.min_improvement < 1:
             raise ValueError(f"min_improvement must lie in (0, 1), got {self.min_improvement!r}")
 
@@ -309,10 +309,6 @@ def check_margin(value) -> float:
 
 def check_positive(what: str, value) -> int:
     """``value`` if it is a positive integer, else a ValueError naming ``what``."""
-    _positive(what, value)
-    return value
-
-
-def _positive(what: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return value

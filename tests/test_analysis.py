@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from replicate import analysis
+from replicate import analysis, convergence
 from replicate.report.reproduce import reproduce
 from replicate.report.view import Results
 from tests.fake_sweep import write_fake_sweep
@@ -494,23 +494,35 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
 def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_where_they_differ(tmp_path):
     def record(shard, started, commit, backend="tensorflow", finished=None):
         return {"shard": shard, "started": started, "finished": finished, "backend": backend, "device": "CPU",
-                "git": {"commit": commit, "dirty": False}, "versions": {"keras": "3.15.1"}}
+                "git": {"commit": commit, "dirty": False}, "versions": {"keras": "3.15.1"},
+                "command": f"replicate run --profile quick --shard {shard} --no-report"}
 
-    (tmp_path / "provenance.json").write_text(json.dumps(record("1/1", "2026-01-01T08:00:00", "b" * 40)))
+    def write(name, content):
+        (tmp_path / name).write_text(json.dumps(content))
+
+    write("provenance.json", {**record("1/1", "2026-01-01T08:00:00", "b" * 40), "command": "replicate run"})
     for i, (started, backend) in enumerate([("2026-01-01T07:00:00", "jax"), ("2026-01-01T09:00:00", "tensorflow")],
                                            start=1):
-        (tmp_path / f"provenance-shard-{i}-of-2.json").write_text(json.dumps(
-            record(f"{i}/2", started, "a" * 40, backend, finished=f"2026-01-01T1{i}:00:00")))
+        write(f"provenance-shard-{i}-of-2.json", record(f"{i}/2", started, "a" * 40, backend, f"2026-01-01T1{i}:00:00"))
     prov = analysis._provenance(tmp_path)
     assert [s["shard"] for s in prov["shards"]] == ["1/1", "1/2", "2/2"]
     assert prov["shard"] == "1/2" and prov["git"]["commit"] == "a" * 40  # the earliest started process's
+    assert prov["command"] == "replicate run"  # the whole run's, not the earliest shard's
     assert prov["backend"] == "tensorflow and jax" and prov["finished"] == "2026-01-01T12:00:00"
     assert prov["differs"] == ["git"]
     rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
-    assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00, commit bbbbbbbbbbbb; shard 1/2")
+    assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
+                                        "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
+    assert rows["processes"].endswith("The rows above are those of shard 1/2; each one's record is in results.json "
+                                      "(sweep.provenance.shards).")
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
-    (tmp_path / "provenance-shard-2-of-2.json").unlink()
+    write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest
+    prov = analysis._provenance(tmp_path)
+    assert [s["shard"] for s in prov["shards"]] == ["1/2", "2/2", "10/12"] and prov["shard"] == "1/2"
+    assert prov["command"] == "replicate run --profile quick --no-report"  # the shard's, without --shard
+    for name in ("provenance-shard-2-of-2.json", "provenance-shard-10-of-12.json"):
+        (tmp_path / name).unlink()
     assert "shards" not in analysis._provenance(tmp_path)  # one process: its record as it is
 
 
@@ -522,3 +534,75 @@ def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path)
     prov = analysis._provenance(tmp_path)
     assert prov["backend"] == "jax and tensorflow" and prov["device"] == "CPU"
     assert [s["shard"] for s in prov["shards"]] == ["1/3", "2/3", "3/3"] and prov["finished"] == "2026-01-01T11:00:00"
+
+
+def test_learning_curves_are_settled_by_the_convergence_rules_measure_not_the_raw_drop():
+    """BCE's floor is high, so its raw validation loss barely moves while its excess over the floor still falls:
+    0.262 -> 0.261 is a 0.38 % raw drop but an 8.3 % improvement of the excess 0.012 -> 0.011 over the floor 0.25.
+    The runs' own last improvements decide, so a run that stopped early does not cut the others' curves short."""
+    from replicate.analysis import learning
+    from replicate.report.limitations import _settling
+    from replicate.report.view import Results
+
+    def run(seed, val):
+        gains = [g for g in convergence.improvements(val, 0.25) if g is not None]
+        return {"dataset": "fashion_mnist", "model": "simple", "loss": "bce", "seed": seed,
+                "history": {"val_loss": val, "loss": val}, "training": {"steps": 10 * len(val), "converged": False,
+                "epochs": len(val), "floor": 0.25, "last_improvement": gains[-1]}}
+
+    moving, early = run(0, [0.30, 0.262, 0.261]), run(1, [0.30, 0.2605])  # excess 0.05 -> 0.0105: 79 %
+    (entry,) = learning.convergence([moving], {"min_improvement": 0.01})
+    assert entry["last_epoch_drop"] == pytest.approx(0.001 / 0.262)  # descriptive; the old rule called this settled
+    assert entry["last_improvement"]["mean"] == pytest.approx(1 / 12) and entry["settled"] is False
+    (both,) = learning.convergence([moving, early], {})  # the mean curve stops at epoch 2; the runs do not
+    assert both["last_improvement"]["mean"] == pytest.approx((1 / 12 + 0.0395 / 0.05) / 2)
+    settled = run(0, [0.30, 0.262, 0.26195])
+    (still,) = learning.convergence([settled], {"min_improvement": 0.01})
+    assert still["last_improvement"]["mean"] == pytest.approx(0.05 / 12) and still["settled"] is True
+    assert learning.convergence([settled], {"min_improvement": 0.002})[0]["settled"] is False
+
+    def view(c, methods=None):
+        return Results({"sweep": {}, "groups": [["fashion_mnist", "simple", "bce"]], "convergence": [c],
+                        "methods": methods or analysis_methods()})
+
+    def analysis_methods():
+        from replicate.analysis.methods import methods
+        return methods({"min_improvement": 0.01})
+
+    assert ("still improved their validation loss's excess over the floor by 8.33 % (simple) on average (below 1 % "
+            "counts as settled)") in _settling(view(entry))
+    assert _settling(view(still)) == ("Learning curves: every model's BCE runs improved their validation loss's "
+                                      "excess over the floor by less than 1 % in their last epoch, on average.")
+    assert _settling(view(entry, {"settled_drop": 0.005})) is None  # a results.json judged by the raw drop
+
+
+@pytest.mark.parametrize("cells,key,depends", [
+    # (BCE, MSE, BCE with MSE's weighting, MSE with BCE's weighting) midtone RMSE, one row per seed offset
+    ((0.30, 0.20, 0.10, 0.50), "opposing causes", []),  # weighting +0.2 and +0.3, gradient shape -0.2 and -0.1
+    ((0.30, 0.15, 0.20, 0.05), "the gradient shape accounts for the gap", ["weighting"]),  # +0.1, -0.1; +0.25, +0.05
+    ((0.50, 0.40, 0.20, 0.30), "the causes interact", ["weighting", "gradient shape"]),  # +0.3, -0.1; +0.2, -0.2
+    ((0.30, 0.30, 0.10, 0.20), "no gap to explain", []),  # both reverse, but there is no gap to explain
+])
+def test_a_factor_whose_effect_changes_sign_with_the_other_is_not_named_as_a_cause(cells, key, depends):
+    """Each factor has two simple effects, one at each level of the other factor (weighting: BCE - BCE with MSE's
+    weighting, and MSE with BCE's weighting - MSE); where both exclude 0 on opposite sides the factor has no
+    direction of its own to credit with the gap."""
+    from replicate.analysis import mechanism
+    from replicate.report import tested
+    from replicate.report.view import Results
+
+    names = ("bce", "mse", "bce_mse_weight", "mse_bce_weight")
+    jitter = (0.0, 0.004, -0.003, 0.001, -0.002)
+    runs = [{"dataset": "fashion_mnist", "model": "simple", "loss": loss, "seed": seed,
+             "metrics": {o: value + jitter[(seed + i) % 5] / 10 for o in mechanism.OUTCOMES},
+             "training": {"converged": True}}
+            for seed in range(5) for i, (loss, value) in enumerate(zip(names, cells))]
+    (f,) = mechanism.factorial(runs)
+    assert (f["conclusion"]["key"], f["conclusion"]["depends"]) == (key, depends)
+    text = tested._factorial(Results({"sweep": {}, "runs": []}), f)["conclusion"]
+    for name in ("weighting", "gradient shape"):
+        assert (f"BCE's {name} is not named as a cause: its effect changes sign" in text) == (
+            name in depends and key != "the causes interact")
+    assert ("neither cause accounts for BCE's midtone gap on its own" in text) == (key == "the causes interact")
+
+

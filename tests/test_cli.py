@@ -122,9 +122,5 @@ def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_
     (["evaluate", "/nonexistent"], "not a sweep folder"),
 ])
 def test_bad_input_exits_2(argv, message, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_info:
-        code = exit_info.code
-    assert code == 2
+    assert cli.main(argv) == 2
     assert message in capsys.readouterr().err

@@ -55,7 +55,7 @@ def test_a_shard_job_requeues_as_the_same_call():
 
 @pytest.mark.parametrize("flags,message", [
     (["--executor", "local"], "--executor local needs --shards N"),
-    (["--executor", "local", "--shards", "0"], "--shards must be a positive integer, got 0"),
+    (["--executor", "local", "--shards", "0"], "argument --shards: shards must be a positive integer, got 0"),
     (["--executor", "local", "--shards", "4"], "--shards 4 is more than the sweep's 3 units of work"),
     (["--shards", "2"], "--shards needs --executor local or --executor slurm"),
     (["--executor", "local", "--shards", "2", "--shard", "1/2"], "Pass one of the two"),

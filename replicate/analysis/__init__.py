@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     results["mechanism"] = {"factorial": mechanism.factorial(results["runs"]),
                             "capacity": mechanism.capacity(results["runs"]),
                             "saturation": mechanism.saturation(results["runs"])}
-    results["convergence"] = learning.convergence(results["runs"])
+    results["convergence"] = learning.convergence(results["runs"], config)
     results["penalties"] = learning.penalties(results["runs"])
     results["replication"] = replication.replication(results["runs"], results["aggregates"], config)
     results["recommendation"] = selection.recommendation(results)
@@ -158,19 +159,47 @@ def _spec_problem(spec: dict) -> str | None:
 
 def _provenance(sweep: Path) -> dict | None:
     """The sweep's provenance. Where several processes trained it (shards, or a sweep started whole and finished as
-    shards, or the other way round), the earliest started's, with the backends of them all, each one's record
-    under ``shards``, the last finish, and under ``differs`` the fields in which they disagree."""
-    paths = [p for p in [sweep / "provenance.json"] if p.exists()] + sorted(sweep.glob("provenance-shard-*.json"))
-    records = [read_artifact(p, "the sweep's provenance") for p in paths]
+    shards, or the other way round): the earliest started's, with the command of a whole run (a shard's without its
+    ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order), the last finish,
+    and under ``differs`` the fields in which they disagree."""
+    paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
+    records = sorted((read_artifact(p, "the sweep's provenance") for p in paths), key=_shard_order)
     if len(records) < 2:
         return records[0] if records else None
-    first = min(records, key=lambda r: str(r.get("started") or ""))
+    first = min(records, key=lambda r: (not r.get("started"), str(r.get("started") or "")))
+    whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
+    command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
     differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused")
                if any(r.get(k) != first.get(k) for r in records)]
-    return {**first, "backend": " and ".join(backends), "shards": records,
+    return {**first, "command": command, "backend": " and ".join(backends), "shards": records,
             "finished": max(str(r.get("finished") or "") for r in records) or None,
             **({"differs": differs} if differs else {})}
+
+
+def _shard_order(record: dict) -> tuple:
+    """Sort key of a process's provenance: a whole run first, then shards by count and index as numbers."""
+    try:
+        index, count = (int(v) for v in str(record.get("shard", "1/1")).split("/"))
+    except ValueError:
+        return (1, 0, 0)
+    return (0, count, index)
+
+
+def _without_shard(command: str | None) -> str | None:
+    """A shard's command line without its ``--shard I/N``: the command that trains the whole sweep."""
+    if not command:
+        return command
+    words, out = shlex.split(command), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--shard":
+            skip = True
+        elif not word.startswith("--shard="):
+            out.append(word)
+    return shlex.join(out)
 
 
 def _jsonable(obj):

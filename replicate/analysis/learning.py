@@ -7,29 +7,37 @@ import numpy as np
 
 from replicate.analysis.runs import num, runs_by_group
 from replicate.analysis.stats import t_interval
-
-#: A last-epoch relative drop of the mean validation loss at or below this counts as a settled learning curve.
-SETTLED_DROP = 0.005
+from replicate.config import MIN_IMPROVEMENT
 
 
-def convergence(runs: list[dict]) -> list[dict]:
-    """Per (dataset, model, loss): the mean learning curve over seeds, its last-epoch relative drop, and the runs'
-    steps, convergence and last improvement on the excess over the loss's floor."""
+def threshold(sweep_config: dict) -> float:
+    """The relative improvement below which a learning curve counts as settled: the sweep's ``min_improvement``, the
+    convergence rule's threshold."""
+    return sweep_config.get("min_improvement") or MIN_IMPROVEMENT
+
+
+def convergence(runs: list[dict], sweep_config: dict) -> list[dict]:
+    """Per (dataset, model, loss): the mean learning curve over seeds, its last-epoch relative drop (descriptive), and
+    the runs' steps, convergence and last improvement on the excess over the loss's floor (the convergence rule's
+    measure: a loss with a high floor, such as BCE's, barely moves in raw terms while it still learns). Settled: the
+    runs' mean last improvement is below :func:`threshold`."""
     out = []
     for (dataset, model, loss), group in runs_by_group(runs).items():
         curve = mean_history(group)
         drop = None
         if curve and len(curve["val"]) >= 2 and curve["val"][-2]:
             drop = (curve["val"][-2] - curve["val"][-1]) / abs(curve["val"][-2])
+        last = t_interval([num(r["training"]["last_improvement"]) for r in group])
         steps = [r["training"]["steps"] for r in group if r["training"].get("steps") is not None]
         out.append({"dataset": dataset, "model": model, "loss": loss, "learning_curve": curve,
-                    "last_epoch_drop": drop, "settled": None if drop is None else drop <= SETTLED_DROP,
+                    "last_epoch_drop": drop,
+                    "settled": None if last["mean"] is None else last["mean"] < threshold(sweep_config),
                     "runs": len(group), "converged": sum(bool(r["training"]["converged"]) for r in group),
                     "not_converged_seeds": [r["seed"] for r in group if not r["training"]["converged"]],
                     "epochs": t_interval([r["training"]["epochs"] for r in group]),
                     "steps": {"mean": float(np.mean(steps)), "min": min(steps), "max": max(steps)} if steps else None,
                     "floor": t_interval([num(r["training"]["floor"]) for r in group])["mean"],
-                    "last_improvement": t_interval([num(r["training"]["last_improvement"]) for r in group])})
+                    "last_improvement": last})
     return out
 
 

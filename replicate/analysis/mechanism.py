@@ -52,24 +52,32 @@ def factorial(runs: list[dict]) -> list[dict]:
                 "saturation": ((y[b] - y[mb]) + (y[bm] - y[m])) / 2,
                 "interaction": (y[b] - y[bm]) - (y[mb] - y[m]),
             }
+            simple = {"weighting": (y[b] - y[bm], y[mb] - y[m]), "saturation": (y[b] - y[mb], y[bm] - y[m])}
             row["effects"][outcome] = {
                 "cells": {k: t_interval(v) for k, v in y.items()},
-                **{name: {**t_interval(v), "excludes_zero": excludes_zero(t_interval(v)["ci95"])}
-                   for name, v in contrasts.items()}}
+                **{name: _interval(v) for name, v in contrasts.items()},
+                "simple": {name: [_interval(v) for v in pair] for name, pair in simple.items()}}
         row["conclusion"] = _conclusion(row["effects"]["rmse_midtone"])
         row["converged"] = {k: sum(bool(cells[k][s_]["training"].get("converged")) for s_ in seeds) for k in cells}
         out.append(row)
     return out
 
 
+def _interval(values: np.ndarray) -> dict:
+    return {**t_interval(values), "excludes_zero": excludes_zero(t_interval(values)["ci95"])}
+
+
 def _conclusion(e: dict) -> dict:
     """Which cause accounts for BCE's midtone gap, from the CIs of the gap and of the two main effects: ``causes``
-    push the way the gap goes, ``opposing`` the other way (the gap is then what is left of the two)."""
+    push the way the gap goes, ``opposing`` the other way (the gap is then what is left of the two). A factor whose
+    two simple effects (its effect at each level of the other factor) both exclude 0 with opposite signs has no
+    direction of its own to credit with the gap: it is listed under ``depends`` and not named."""
     gap, weighting, saturation = e["gap"], e["weighting"], e["saturation"]
     if gap["ci95"] is None:
-        return {"key": "too few seeds", "causes": [], "opposing": []}
-    shown = [(name, eff) for name, eff in (("weighting", weighting), ("gradient shape", saturation))
-             if eff["excludes_zero"]]
+        return {"key": "too few seeds", "causes": [], "opposing": [], "depends": []}
+    factors = (("weighting", weighting, "weighting"), ("gradient shape", saturation, "saturation"))
+    depends = [name for name, _, key in factors if gap["excludes_zero"] and _reverses(e.get("simple", {}).get(key))]
+    shown = [(name, eff) for name, eff, _ in factors if eff["excludes_zero"] and name not in depends]
     causes = [n for n, eff in shown if gap["mean"] and np.sign(eff["mean"]) == np.sign(gap["mean"])]
     opposing = [n for n, eff in shown if n not in causes]
     if not gap["excludes_zero"]:
@@ -82,9 +90,20 @@ def _conclusion(e: dict) -> dict:
         key = "the gradient shape accounts for the gap"
     elif causes:
         key = "both causes contribute"
+    elif len(depends) == 2:
+        key = "the causes interact"
     else:
         key = "not resolved at this budget"
-    return {"key": key, "causes": causes, "opposing": opposing, "interaction": e["interaction"]["excludes_zero"]}
+    return {"key": key, "causes": causes, "opposing": opposing, "depends": depends,
+            "interaction": e["interaction"]["excludes_zero"]}
+
+
+def _reverses(simple: list[dict] | None) -> bool:
+    """Whether a factor's two simple effects both exclude 0 and point opposite ways."""
+    if not simple:
+        return False
+    one, other = simple
+    return bool(one["excludes_zero"] and other["excludes_zero"] and np.sign(one["mean"]) != np.sign(other["mean"]))
 
 
 def capacity(runs: list[dict]) -> dict | None:

@@ -43,7 +43,10 @@ def methods(sweep_config: dict) -> dict:
         "bce_kl": "mean over pixels of KL(Bern(a) || Bern(x)) in nats, x clipped to [1e-7, 1 - 1e-7]",
         "confidence": stats.CONFIDENCE,
         "alpha": stats.ALPHA,
-        "settled_drop": learning.SETTLED_DROP,
+        "settled": {"threshold": learning.threshold(sweep_config),
+                    "rule": ("a model and loss's learning curves count as settled when their runs' mean last-epoch "
+                             "improvement of the best validation-loss excess over the loss's floor (the convergence "
+                             "rule's measure) is below the threshold, min_improvement")},
         "screening": {"min_output_std_ratio": screening.SCREEN_MIN_STD_RATIO,
                       "max_mse_to_constant": screening.SCREEN_MAX_MSE_RATIO,
                       "rule": ("a run is screened out as collapsed when the standard deviation of its output pixels "
@@ -90,7 +93,12 @@ def methods(sweep_config: dict) -> dict:
         "factorial": ("effects on the four cells per seed: weighting = ((BCE - BCE with MSE's weighting) + (MSE with "
                       "BCE's weighting - MSE)) / 2; saturation = ((BCE - MSE with BCE's weighting) + (BCE with MSE's "
                       "weighting - MSE)) / 2 (so weighting + saturation = BCE - MSE); interaction = (BCE - BCE with "
-                      "MSE's weighting) - (MSE with BCE's weighting - MSE); t-intervals over seeds. a(1 - a) is "
+                      "MSE's weighting) - (MSE with BCE's weighting - MSE); t-intervals over seeds. Where the gap's "
+                      "interval excludes 0, the conclusion names a factor whose effect's interval excludes 0: as a "
+                      "cause where it has the gap's sign, as opposing it otherwise; but not a factor whose two simple "
+                      "effects (weighting: BCE - BCE with MSE's weighting, and MSE with BCE's weighting - MSE; "
+                      "saturation: BCE - MSE with BCE's weighting, and BCE with MSE's weighting - MSE) both exclude 0 "
+                      "on opposite sides, which has no direction of its own. a(1 - a) is "
                       f"floored at {vocabulary.WEIGHT_FLOOR:.6f} (its value at the first 8-bit level)."),
         "replication_tolerance": (f"|measured mean - reported| <= {replication.REPLICATION_TOLERANCE} (absolute), "
                                   f"for profiles {', '.join(replication.PROTOCOL_PROFILES)} on "

@@ -108,15 +108,17 @@ def _penalties(s: Results) -> list[str]:
 
 
 def _settling(s: Results) -> str | None:
-    """How much each model's mean BCE validation loss still fell in its last epoch, as ``results.json`` judged."""
-    drops = [(model, c) for dataset, model in s.models
-             for c in [s.convergence.get((dataset, model, BASELINE))] if c and c["last_epoch_drop"] is not None]
-    if not drops:
+    """How much each model's BCE runs still improved their excess over the floor in their last epoch, as
+    ``results.json`` judged it (none for files made before it judged by that measure)."""
+    threshold = (s.methods.get("settled") or {}).get("threshold")
+    rows = [(model, c) for dataset, model in s.models for c in [s.convergence.get((dataset, model, BASELINE))]
+            if c and c.get("settled") is not None]
+    if not rows or threshold is None:
         return None
-    threshold = s.methods.get("settled_drop")
-    moving = [f"{fmt(100 * c['last_epoch_drop'], 2)} % ({model})" for model, c in drops if not c["settled"]]
+    moving = [f"{fmt(100 * c['last_improvement']['mean'], 2)} % ({model})" for model, c in rows if not c["settled"]]
     if not moving:
-        return (f"Learning curves: every model's mean BCE validation loss fell by less than "
-                f"{fmt(100 * threshold)} % in its last epoch.")
-    return ("Learning curves: in the last epoch the mean BCE validation loss still fell by " + join(moving) + ". "
-            "The Evidence section lists, per model and loss, how many runs met the convergence rule.")
+        return (f"Learning curves: every model's BCE runs improved their validation loss's excess over the floor by "
+                f"less than {100 * threshold:g} % in their last epoch, on average.")
+    return ("Learning curves: in their last epoch the BCE runs still improved their validation loss's excess over the "
+            f"floor by {join(moving)} on average (below {100 * threshold:g} % counts as settled). The Evidence "
+            "section lists, per model and loss, how many runs met the convergence rule.")

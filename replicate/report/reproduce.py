@@ -40,9 +40,11 @@ def reproduce(s: Results) -> dict:
     shards = [r for r in p.get("shards") or [] if isinstance(r, dict)]
     if shards:
         rows.append(("processes", f"{len(shards)}: " + "; ".join(
-            f"shard {r.get('shard', '?')} from {r.get('started', '?')}, commit "
-            f"{str((r.get('git') or {}).get('commit', 'unknown'))[:12]}" for r in shards)
-            + ". The rows above are the earliest's; each one's record is in results.json (sweep.provenance.shards)."))
+            f"shard {r.get('shard') or '?'} from {r.get('started') or '?'}"
+            + ("" if r.get("finished") else " (did not finish)") + ", commit "
+            + str((r.get("git") or {}).get("commit") or "unknown")[:12] for r in shards)
+            + f". The rows above are those of shard {p.get('shard') or '?'}; each one's record is in results.json "
+            "(sweep.provenance.shards)."))
     if p.get("differs"):
         rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
     known = {"versions", "backend", "device", "platform", "git", "data", "data_sha256", "command", "started",

@@ -54,6 +54,8 @@ def _factorial(s: Results, f: dict) -> dict:
             "both causes contribute": "both the weighting and the gradient shape contribute to BCE's midtone gap",
             "no gap to explain": "BCE and MSE do not differ in midtone RMSE here, so there is no gap to explain",
             "not resolved at this budget": "neither cause is resolved at this number of seeds",
+            "the causes interact": "neither cause accounts for BCE's midtone gap on its own: the direction each one "
+                                   "moves the midtone error depends on the other",
             "too few seeds": "too few seeds for intervals"}[conclusion["key"]]
     return _rows_and_conclusion(s, f, rows, gap, inter, text)
 
@@ -61,13 +63,18 @@ def _factorial(s: Results, f: dict) -> dict:
 def _rows_and_conclusion(s: Results, f: dict, rows: list, gap: dict, inter: dict, text: str) -> dict:
     unsettled = [f"{loss_label(k)} in {n} of {len(f['seeds'])}" for k, n in (f.get("converged") or {}).items()
                  if n < len(f["seeds"])]
+    interact, depends = f["conclusion"].get("interaction"), f["conclusion"].get("depends") or []
+    both = f["conclusion"]["key"] == "the causes interact"
     return {"model": s.title(f["dataset"], f["model"]), "seeds": plural(len(f["seeds"]), "seed"), "rows": rows,
             "gap": effect({"difference": gap["mean"], "ci95": gap["ci95"]}),
             "interaction": effect({"difference": inter["mean"], "ci95": inter["ci95"]}),
             "conclusion": f"{s.title(f['dataset'], f['model'])}: {text}"
-            + (" (the two interact: their effects do not simply add)" if f["conclusion"].get("interaction") else "")
-            + "." + (f" Runs met the convergence rule before the epoch cap for {join(unsettled)} seeds; those cells "
-                     "measure models still improving." if unsettled else "")}
+            + (" (the two interact: their effects do not simply add)" if interact and not both else "")
+            + "." + "".join(f" BCE's {name} is not named as a cause: its effect changes sign with the other factor "
+                            "(its intervals at the factor's two levels exclude 0 on opposite sides)."
+                            for name in depends if not both)
+            + (f" Runs met the convergence rule before the epoch cap for {join(unsettled)} seeds; those cells "
+               "measure models still improving." if unsettled else "")}
 
 
 def _ablation_curves(s: Results, factorial: list[dict]) -> str | None:
