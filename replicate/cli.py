@@ -97,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     x = r.add_argument_group("running the shards as jobs (needs submitit: pip install 'replicate[slurm]')")
     x.add_argument("--executor", choices=EXECUTORS,
                    help="train --shards N shards as jobs: local processes, or one Slurm job array; then merge")
-    x.add_argument("--shards", type=_positive("shards"), metavar="N", help="how many shards (jobs) to split the sweep into")
+    x.add_argument("--shards", type=_positive("shards"), metavar="N",
+                   help="how many shards (jobs) to split the sweep into")
     x.add_argument("--time-limit", type=int, metavar="MIN",
                    help=f"minutes per job; a job that reaches it is requeued and resumes, up to {REQUEUES} times "
                         f"(default: {Resources.time_limit})")

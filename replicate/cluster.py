@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from replicate.config import SweepConfig
+from replicate.config import SweepConfig, check_positive
 
 EXECUTORS = ("local", "slurm")
 #: How often a shard that reaches its time limit is requeued (each time it resumes from its checkpoints).
@@ -102,8 +102,10 @@ def submit(kind: str, sweep: SweepConfig, out: str | os.PathLike, shards: int, r
     """
     if kind not in EXECUTORS:
         raise ClusterError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
-    if not isinstance(shards, int) or shards < 1:
-        raise ClusterError(f"--shards must be a positive integer, got {shards!r}")
+    try:
+        check_positive("--shards", shards)
+    except ValueError as err:
+        raise ClusterError(str(err)) from None
     from replicate.sweep import units_of_work
 
     units = len(units_of_work(sweep.runs(), fuse=True))  # the shards split these, with or without fuse

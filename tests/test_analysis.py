@@ -310,6 +310,15 @@ def test_factorial_effects_are_the_stated_contrasts(tmp_path, cause, pull):
     effects = f["effects"]["rmse_midtone"]
     assert effects["weighting"]["mean"] == pytest.approx(np.mean(weighting))
     assert effects["saturation"]["mean"] == pytest.approx(np.mean(saturation))
+    simple = {"weighting": [[by["bce", s] - by["bce_mse_weight", s] for s in range(4)],
+                            [by["mse_bce_weight", s] - by["mse", s] for s in range(4)]],
+              "saturation": [[by["bce", s] - by["mse_bce_weight", s] for s in range(4)],
+                             [by["bce_mse_weight", s] - by["mse", s] for s in range(4)]]}
+    for name, pair in simple.items():  # each factor's effect at the two levels of the other; their mean is its own
+        assert [e["mean"] for e in effects["simple"][name]] == pytest.approx([np.mean(v) for v in pair])
+        assert np.mean([e["mean"] for e in effects["simple"][name]]) == pytest.approx(effects[name]["mean"])
+        assert effects["simple"][name][0]["mean"] - effects["simple"][name][1]["mean"] == pytest.approx(
+            effects["interaction"]["mean"])
     assert effects["gap"]["mean"] == pytest.approx(effects["weighting"]["mean"] + effects["saturation"]["mean"])
     assert effects["gap"]["excludes_zero"]
     assert f["conclusion"]["key"] == cause
@@ -510,11 +519,14 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert prov["command"] == "replicate run"  # the whole run's, not the earliest shard's
     assert prov["backend"] == "tensorflow and jax" and prov["finished"] == "2026-01-01T12:00:00"
     assert prov["differs"] == ["git"]
+    here, there = ({"data": {"train": {"sha256": "5" * 64, "path": path}}} for path in ("a.gz", "b.gz"))
+    assert analysis._compared(here, "data") == analysis._compared(there, "data")  # same images, read elsewhere
     rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
     assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
                                         "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
-    assert rows["processes"].endswith("The rows above are those of shard 1/2; each one's record is in results.json "
-                                      "(sweep.provenance.shards).")
+    assert rows["processes"].endswith("Above, versions, device, platform, commit, data and start are those of shard "
+                                      "1/2, the backend lists every process's and the finish is the last one; each "
+                                      "process's record is in results.json (sweep.provenance.shards).")
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
     write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest
@@ -523,7 +535,11 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert prov["command"] == "replicate run --profile quick --no-report"  # the shard's, without --shard
     for name in ("provenance-shard-2-of-2.json", "provenance-shard-10-of-12.json"):
         (tmp_path / name).unlink()
-    assert "shards" not in analysis._provenance(tmp_path)  # one process: its record as it is
+    prov = analysis._provenance(tmp_path)  # one shard alone: still the whole sweep's command, and listed
+    assert prov["command"] == "replicate run --profile quick --no-report" and len(prov["shards"]) == 1
+    (tmp_path / "provenance-shard-1-of-2.json").unlink()
+    write("provenance.json", record("1/1", "2026-01-01T08:00:00", "b" * 40))
+    assert analysis._provenance(tmp_path) == record("1/1", "2026-01-01T08:00:00", "b" * 40)  # a whole run, as it is
 
 
 def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path):
@@ -603,6 +619,9 @@ def test_a_factor_whose_effect_changes_sign_with_the_other_is_not_named_as_a_cau
     for name in ("weighting", "gradient shape"):
         assert (f"BCE's {name} is not named as a cause: its effect changes sign" in text) == (
             name in depends and key != "the causes interact")
+    if depends == ["weighting"]:  # +0.1 under BCE's gradient, -0.1 under MSE's; no claim that it plays no part
+        assert "changes sign with the gradient shape (+0.10 (95% CI" in text and "under MSE's gradient)." in text
+        assert "the weighting does not" not in text
+    if key == "opposing causes" or key == "no gap to explain":
+        assert f["conclusion"]["depends"] == []
     assert ("neither cause accounts for BCE's midtone gap on its own" in text) == (key == "the causes interact")
-
-

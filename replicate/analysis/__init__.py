@@ -158,23 +158,31 @@ def _spec_problem(spec: dict) -> str | None:
 
 
 def _provenance(sweep: Path) -> dict | None:
-    """The sweep's provenance. Where several processes trained it (shards, or a sweep started whole and finished as
+    """The sweep's provenance. Where shards, or several processes, trained it (a sweep started whole and finished as
     shards, or the other way round): the earliest started's, with the command of a whole run (a shard's without its
     ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order), the last finish,
     and under ``differs`` the fields in which they disagree."""
     paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
     records = sorted((read_artifact(p, "the sweep's provenance") for p in paths), key=_shard_order)
-    if len(records) < 2:
+    if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
     first = min(records, key=lambda r: (not r.get("started"), str(r.get("started") or "")))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
     differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused")
-               if any(r.get(k) != first.get(k) for r in records)]
+               if any(_compared(r, k) != _compared(first, k) for r in records)]
     return {**first, "command": command, "backend": " and ".join(backends), "shards": records,
             "finished": max(str(r.get("finished") or "") for r in records) or None,
             **({"differs": differs} if differs else {})}
+
+
+def _compared(record: dict, key: str):
+    """A provenance field as processes are compared: the data by their checksums (not where they were read)."""
+    value = record.get(key)
+    if key == "data" and isinstance(value, dict):
+        return {split: src.get("sha256") if isinstance(src, dict) else src for split, src in value.items()}
+    return value
 
 
 def _shard_order(record: dict) -> tuple:

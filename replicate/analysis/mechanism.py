@@ -11,7 +11,10 @@ and see the same batches), then a t-interval over seeds:
   = ((BCE - MSE with BCE's weighting) + (BCE with MSE's weighting - MSE)) / 2;
 - interaction = (BCE - BCE with MSE's weighting) - (MSE with BCE's weighting - MSE).
 
-Both main effects point from MSE's level of a factor to BCE's, so the gap BCE - MSE is exactly their sum.
+Both main effects point from MSE's level of a factor to BCE's, so the gap BCE - MSE is exactly their sum. Each main
+effect is the mean of its two simple effects, its effect at either level of the other factor (weighting: BCE - BCE
+with MSE's weighting, and MSE with BCE's weighting - MSE); a factor whose simple effects exclude 0 on opposite
+sides has no direction of its own, and the conclusion does not name it.
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ def _cell(weighting: str, saturates: bool) -> str:
 
 
 def factorial(runs: list[dict]) -> list[dict]:
-    """Per (dataset, model) with runs of all four factorial losses: the main effects and the interaction on each
-    outcome, with CIs over seeds, and a one-line conclusion on the midtone RMSE."""
+    """Per (dataset, model) with runs of all four factorial losses: the main effects, the interaction and each
+    factor's two simple effects on each outcome, with CIs over seeds, and a one-line conclusion on the midtone
+    RMSE."""
     groups = runs_by_group(runs)
     b, m = _cell("bce", False), _cell("mse", True)  # BCE and MSE themselves
     bm, mb = _cell("mse", False), _cell("bce", True)  # BCE with MSE's weighting, MSE with BCE's weighting

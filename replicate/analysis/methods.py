@@ -46,7 +46,9 @@ def methods(sweep_config: dict) -> dict:
         "settled": {"threshold": learning.threshold(sweep_config),
                     "rule": ("a model and loss's learning curves count as settled when their runs' mean last-epoch "
                              "improvement of the best validation-loss excess over the loss's floor (the convergence "
-                             "rule's measure) is below the threshold, min_improvement")},
+                             "rule's measure) is below the threshold, min_improvement. It is one epoch's gain, "
+                             "averaged over seeds, and descriptive; the convergence rule itself needs patience epochs "
+                             "in a row, and the runs that met it are counted per model and loss")},
         "screening": {"min_output_std_ratio": screening.SCREEN_MIN_STD_RATIO,
                       "max_mse_to_constant": screening.SCREEN_MAX_MSE_RATIO,
                       "rule": ("a run is screened out as collapsed when the standard deviation of its output pixels "

@@ -43,12 +43,13 @@ def reproduce(s: Results) -> dict:
             f"shard {r.get('shard') or '?'} from {r.get('started') or '?'}"
             + ("" if r.get("finished") else " (did not finish)") + ", commit "
             + str((r.get("git") or {}).get("commit") or "unknown")[:12] for r in shards)
-            + f". The rows above are those of shard {p.get('shard') or '?'}; each one's record is in results.json "
-            "(sweep.provenance.shards)."))
+            + f". Above, versions, device, platform, commit, data and start are those of shard {p.get('shard') or '?'}"
+            ", the backend lists every process's and the finish is the last one; each process's record is in "
+            "results.json (sweep.provenance.shards)."))
     if p.get("differs"):
         rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
     known = {"versions", "backend", "device", "platform", "git", "data", "data_sha256", "command", "started",
-             "start_time", "finished", "end_time", "shards", "differs"}
+             "start_time", "finished", "end_time", "shards", "differs", "shard"}
     rows += [(k, str(v)) for k, v in p.items() if k not in known]
     return {"command": p.get("command") or "not recorded", "rows": [{"key": k, "value": v} for k, v in rows],
             "bibtex": bibtex(), "citation": "CITATION.cff"}

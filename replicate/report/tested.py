@@ -47,10 +47,11 @@ def _factorial(s: Results, f: dict) -> dict:
             f"BCE's {up} {moves[up]} its midtone error ({fmt(size[up], sig=2, sign=True)}) and its {down} "
             f"{moves[down]} it ({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, "
             f"{fmt(gap['mean'], sig=2, sign=True)}, is what is left of the two, so neither accounts for it alone"))
-    text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap; the gradient shape "
-                                                  "does not",
-            "the gradient shape accounts for the gap": "the gradient shape accounts for BCE's midtone gap; the "
-                                                       "weighting does not",
+    depends = conclusion.get("depends") or []
+    text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap"
+                                                  + ("" if depends else "; the gradient shape does not"),
+            "the gradient shape accounts for the gap": "the gradient shape accounts for BCE's midtone gap"
+                                                       + ("" if depends else "; the weighting does not"),
             "both causes contribute": "both the weighting and the gradient shape contribute to BCE's midtone gap",
             "no gap to explain": "BCE and MSE do not differ in midtone RMSE here, so there is no gap to explain",
             "not resolved at this budget": "neither cause is resolved at this number of seeds",
@@ -70,11 +71,23 @@ def _rows_and_conclusion(s: Results, f: dict, rows: list, gap: dict, inter: dict
             "interaction": effect({"difference": inter["mean"], "ci95": inter["ci95"]}),
             "conclusion": f"{s.title(f['dataset'], f['model'])}: {text}"
             + (" (the two interact: their effects do not simply add)" if interact and not both else "")
-            + "." + "".join(f" BCE's {name} is not named as a cause: its effect changes sign with the other factor "
-                            "(its intervals at the factor's two levels exclude 0 on opposite sides)."
-                            for name in depends if not both)
+            + "." + "".join(f" BCE's {name} is not named as a cause: its effect changes sign with the {other} "
+                            f"({_simple(f, key, levels)})." for name, key, other, levels in _FACTORS
+                            if name in depends and not both)
             + (f" Runs met the convergence rule before the epoch cap for {join(unsettled)} seeds; those cells "
                "measure models still improving." if unsettled else "")}
+
+
+#: Each factor, the other one, and the other's two levels in the order ``results.json`` gives its simple effects.
+_FACTORS = (("weighting", "weighting", "gradient shape", ("BCE's gradient", "MSE's gradient")),
+            ("gradient shape", "saturation", "weighting", ("BCE's weighting", "MSE's weighting")))
+
+
+def _simple(f: dict, key: str, levels: tuple[str, str]) -> str:
+    """A factor's two simple effects on the midtone RMSE, each with its interval and the level it was taken at."""
+    pair = f["effects"]["rmse_midtone"]["simple"][key]
+    return " and ".join(f"{effect({'difference': e['mean'], 'ci95': e['ci95']})} under {level}"
+                        for e, level in zip(pair, levels))
 
 
 def _ablation_curves(s: Results, factorial: list[dict]) -> str | None:
