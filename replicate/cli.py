@@ -205,6 +205,8 @@ def _shard(text: str) -> tuple[int, int]:
 def _cmd_run(args) -> int:
     _check_executor_flags(args)
     seeds = args.seed if args.seed is not None else (range(args.seeds) if args.seeds else None)
+    if seeds is not None:
+        seeds = config.check_seeds(seeds)  # before the data are looked for, which may fail for another reason
     dataset = args.dataset
     if dataset is None and args.profile == "replication":  # `tutorial` is the post's protocol: full MNIST only
         from replicate import data
@@ -212,7 +214,7 @@ def _cmd_run(args) -> int:
         dataset = data.best_mnist(args.data_dir)
     sweep = config.override(
         config.profile(args.profile, dataset=dataset), models=args.models, losses=args.losses,
-        seeds=None if seeds is None else tuple(seeds), epochs=args.epochs, train_limit=args.train_limit,
+        seeds=seeds, epochs=args.epochs, train_limit=args.train_limit,
         test_limit=args.test_limit, backend=args.backend, mixed_precision=args.mixed_precision or None,
         endpoint=args.endpoint, margin=args.margin)
     out = Path(args.out or f"runs/{sweep.profile}-{sweep.dataset}")

@@ -112,8 +112,7 @@ class SweepConfig:
                 from replicate import theory
 
                 theory.penalty_scale(loss)  # a loss without curvature at mid-grey cannot rescale a penalty
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
-            raise ValueError(f"seeds must be distinct non-negative integers, got {list(self.seeds)}")
+        check_seeds(self.seeds)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -305,6 +304,14 @@ def check_margin(value) -> float:
         raise ValueError(f"the equivalence margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; "
                          f"got {value!r}")
     return value
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """``seeds`` as a tuple if they are distinct non-negative integers (at least one), else a ValueError."""
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds must be distinct non-negative integers, got {list(seeds)}")
+    return seeds
 
 
 def check_positive(what: str, value) -> int:

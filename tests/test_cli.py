@@ -119,6 +119,8 @@ def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_
     (["run", "--margin", "x"], "argument --margin: invalid float value: 'x'"),
     (["run", "--seed", "1", "1"], "seeds must be distinct non-negative integers, got [1, 1]"),
     (["run", "--seed", "-1"], "seeds must be distinct non-negative integers, got [-1]"),
+    (["run", "--profile", "replication", "--seed", "3", "3", "--data-dir", "/nonexistent"],
+     "seeds must be distinct non-negative integers, got [3, 3]"),  # told before the data are looked for
     (["evaluate", "/nonexistent"], "not a sweep folder"),
 ])
 def test_bad_input_exits_2(argv, message, capsys):
