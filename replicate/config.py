@@ -112,7 +112,7 @@ class SweepConfig:
                 from replicate import theory
 
                 theory.penalty_scale(loss)  # a loss without curvature at mid-grey cannot rescale a penalty
-        check_seeds(self.seeds)
+        object.__setattr__(self, "seeds", check_seeds(self.seeds))  # a tuple, as a sweep.json read back gives
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -309,7 +309,8 @@ def check_margin(value) -> float:
 def check_seeds(seeds) -> tuple[int, ...]:
     """``seeds`` as a tuple if they are distinct non-negative integers (at least one), else a ValueError."""
     seeds = tuple(seeds)
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+    if (not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+            or len(set(seeds)) != len(seeds) or min(seeds) < 0):
         raise ValueError(f"seeds must be distinct non-negative integers, got {list(seeds)}")
     return seeds
 

@@ -519,8 +519,6 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert prov["command"] == "replicate run"  # the whole run's, not the earliest shard's
     assert prov["backend"] == "tensorflow and jax" and prov["finished"] == "2026-01-01T12:00:00"
     assert prov["differs"] == ["git"]
-    here, there = ({"data": {"train": {"sha256": "5" * 64, "path": path}}} for path in ("a.gz", "b.gz"))
-    assert analysis._compared(here, "data") == analysis._compared(there, "data")  # same images, read elsewhere
     rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
     assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
                                         "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
@@ -535,11 +533,21 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert prov["command"] == "replicate run --profile quick --no-report"  # the shard's, without --shard
     for name in ("provenance-shard-2-of-2.json", "provenance-shard-10-of-12.json"):
         (tmp_path / name).unlink()
+    for i, (sha, path) in enumerate([("5" * 64, "a.gz"), ("5" * 64, "b.gz")], start=1):  # same images, elsewhere
+        write(f"provenance-shard-{i}-of-2.json", {**record(f"{i}/2", f"2026-01-01T0{i}:00:00", "a" * 40),
+                                                   "data": {"train": {"sha256": sha, "path": path}}})
+    assert "differs" not in analysis._provenance(tmp_path)
+    write("provenance-shard-2-of-2.json", {**record("2/2", "2026-01-01T02:00:00", "a" * 40),
+                                           "data": {"train": {"sha256": "6" * 64, "path": "a.gz"}}})
+    assert analysis._provenance(tmp_path)["differs"] == ["data"]  # other images
+    (tmp_path / "provenance-shard-2-of-2.json").unlink()
     prov = analysis._provenance(tmp_path)  # one shard alone: still the whole sweep's command, and listed
     assert prov["command"] == "replicate run --profile quick --no-report" and len(prov["shards"]) == 1
     (tmp_path / "provenance-shard-1-of-2.json").unlink()
     write("provenance.json", record("1/1", "2026-01-01T08:00:00", "b" * 40))
     assert analysis._provenance(tmp_path) == record("1/1", "2026-01-01T08:00:00", "b" * 40)  # a whole run, as it is
+    assert analysis._without_shard("replicate run --shard=2/3 --out 'a b' --shards 3") == \
+        "replicate run --out 'a b' --shards 3"
 
 
 def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path):
@@ -596,6 +604,7 @@ def test_learning_curves_are_settled_by_the_convergence_rules_measure_not_the_ra
     # (BCE, MSE, BCE with MSE's weighting, MSE with BCE's weighting) midtone RMSE, one row per seed offset
     ((0.30, 0.20, 0.10, 0.50), "opposing causes", []),  # weighting +0.2 and +0.3, gradient shape -0.2 and -0.1
     ((0.30, 0.15, 0.20, 0.05), "the gradient shape accounts for the gap", ["weighting"]),  # +0.1, -0.1; +0.25, +0.05
+    ((0.30, 0.15, 0.05, 0.20), "the weighting accounts for the gap", ["gradient shape"]),  # +0.25, +0.05; +0.1, -0.1
     ((0.50, 0.40, 0.20, 0.30), "the causes interact", ["weighting", "gradient shape"]),  # +0.3, -0.1; +0.2, -0.2
     ((0.30, 0.30, 0.10, 0.20), "no gap to explain", []),  # both reverse, but there is no gap to explain
 ])
@@ -621,7 +630,14 @@ def test_a_factor_whose_effect_changes_sign_with_the_other_is_not_named_as_a_cau
             name in depends and key != "the causes interact")
     if depends == ["weighting"]:  # +0.1 under BCE's gradient, -0.1 under MSE's; no claim that it plays no part
         assert "changes sign with the gradient shape (+0.10 (95% CI" in text and "under MSE's gradient)." in text
-        assert "the weighting does not" not in text
-    if key == "opposing causes" or key == "no gap to explain":
-        assert f["conclusion"]["depends"] == []
+        assert "the weighting's effect is not distinguishable from 0" not in text
+        unresolved = {**f, "conclusion": {**f["conclusion"], "key": "not resolved at this budget"}}
+        assert ": the gradient shape is not resolved at this number of seeds" in tested._factorial(
+            Results({"sweep": {}, "runs": []}), unresolved)["conclusion"]
+    if depends == ["gradient shape"]:  # +0.1 under BCE's weighting, -0.1 under MSE's
+        assert "changes sign with the weighting (+0.10 (95% CI" in text and "under MSE's weighting)." in text
+        assert text.index("under BCE's weighting") < text.index("under MSE's weighting")
+        assert "the gradient shape's effect is not distinguishable from 0" not in text
+    if key == "opposing causes" and not depends:
+        assert "distinguishable" not in text
     assert ("neither cause accounts for BCE's midtone gap on its own" in text) == (key == "the causes interact")

@@ -82,9 +82,20 @@ def test_auto_backend_puts_dense_models_on_jax_and_convolutions_on_tensorflow():
     ({"margin": -0.1}, "equivalence margin must be a fraction"),
     ({"backend": "torch"}, "unknown backend 'torch'"),
     ({"pairs": (("sparse_rescaled", "mae"),)}, "has no curvature at mid-grey"),
+    ({"seeds": (True,)}, "seeds must be distinct non-negative integers"),
+    ({"seeds": (0.5, 1)}, "seeds must be distinct non-negative integers"),
+    ({"seeds": ("a",)}, "seeds must be distinct non-negative integers"),
+    ({"seeds": ()}, "seeds must be distinct non-negative integers"),
 ])
 def test_bad_sweep_settings_are_refused(change, message):
     import dataclasses
 
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(config.profile("smoke"), **change)
+
+
+def test_seeds_given_as_a_list_are_kept_as_the_tuple_a_sweep_json_reads_back():
+    import dataclasses
+
+    sweep = dataclasses.replace(config.profile("smoke"), seeds=[0, 1])
+    assert sweep.seeds == (0, 1) and sweep == config.sweep_from_dict(sweep.to_dict())

@@ -48,13 +48,18 @@ def _factorial(s: Results, f: dict) -> dict:
             f"{moves[down]} it ({fmt(size[down], sig=2, sign=True)}); the BCE − MSE gap, "
             f"{fmt(gap['mean'], sig=2, sign=True)}, is what is left of the two, so neither accounts for it alone"))
     depends = conclusion.get("depends") or []
+    unresolved = [name for name in ("weighting", "gradient shape") if name not in depends]
     text = {"the weighting accounts for the gap": "the weighting accounts for BCE's midtone gap"
-                                                  + ("" if depends else "; the gradient shape does not"),
+                                                  + ("" if depends else "; the gradient shape's effect is not "
+                                                                        "distinguishable from 0"),
             "the gradient shape accounts for the gap": "the gradient shape accounts for BCE's midtone gap"
-                                                       + ("" if depends else "; the weighting does not"),
+                                                       + ("" if depends else "; the weighting's effect is not "
+                                                                             "distinguishable from 0"),
             "both causes contribute": "both the weighting and the gradient shape contribute to BCE's midtone gap",
             "no gap to explain": "BCE and MSE do not differ in midtone RMSE here, so there is no gap to explain",
-            "not resolved at this budget": "neither cause is resolved at this number of seeds",
+            "not resolved at this budget": (f"the {unresolved[0]} is not resolved at this number of seeds"
+                                            if depends and unresolved else
+                                            "neither cause is resolved at this number of seeds"),
             "the causes interact": "neither cause accounts for BCE's midtone gap on its own: the direction each one "
                                    "moves the midtone error depends on the other",
             "too few seeds": "too few seeds for intervals"}[conclusion["key"]]
