@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from replicate import __version__
+from replicate import __version__, config
 from replicate.cluster import EXECUTORS, REQUEUES, Resources
-from replicate import config
 from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFILES, TRAINED_LOSSES
 
 EXIT_USAGE = 2

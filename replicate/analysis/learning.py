@@ -21,7 +21,7 @@ def convergence(runs: list[dict], sweep_config: dict) -> list[dict]:
     the runs' steps, convergence and last improvement on the excess over the loss's floor (the convergence rule's
     measure: a loss with a high floor, such as BCE's, barely moves in raw terms while it still learns). Settled: the
     runs' mean last improvement is below :func:`threshold`."""
-    out = []
+    out, settled_below = [], threshold(sweep_config)
     for (dataset, model, loss), group in runs_by_group(runs).items():
         curve = mean_history(group)
         drop = None
@@ -31,7 +31,7 @@ def convergence(runs: list[dict], sweep_config: dict) -> list[dict]:
         steps = [r["training"]["steps"] for r in group if r["training"].get("steps") is not None]
         out.append({"dataset": dataset, "model": model, "loss": loss, "learning_curve": curve,
                     "last_epoch_drop": drop,
-                    "settled": None if last["mean"] is None else last["mean"] < threshold(sweep_config),
+                    "settled": None if last["mean"] is None else last["mean"] < settled_below,
                     "runs": len(group), "converged": sum(bool(r["training"]["converged"]) for r in group),
                     "not_converged_seeds": [r["seed"] for r in group if not r["training"]["converged"]],
                     "epochs": t_interval([r["training"]["epochs"] for r in group]),

@@ -67,8 +67,10 @@ def factorial(runs: list[dict]) -> list[dict]:
     return out
 
 
-def _interval(values: np.ndarray) -> dict:
-    return {**t_interval(values), "excludes_zero": excludes_zero(t_interval(values)["ci95"])}
+def _interval(values) -> dict:
+    """:func:`t_interval` of ``values`` with whether its CI excludes 0."""
+    interval = t_interval(values)
+    return {**interval, "excludes_zero": excludes_zero(interval["ci95"])}
 
 
 def _conclusion(e: dict) -> dict:
@@ -128,7 +130,7 @@ def capacity(runs: list[dict]) -> dict | None:
             losses = {loss: t_interval([r["metrics"]["rmse_midtone"] for r in groups.get((dataset, key, loss), [])])
                       for loss in vocabulary.FACTORIAL if groups.get((dataset, key, loss))}
             rows.append({"dataset": dataset, "model": key, "code_size": size,
-                         "gap": {**t_interval(gaps), "excludes_zero": excludes_zero(t_interval(gaps)["ci95"])},
+                         "gap": _interval(gaps),
                          "relative_gap": t_interval([g / num(m[s]["metrics"]["rmse_midtone"])
                                                      for g, s in zip(gaps, seeds)]),
                          "rmse_midtone": losses})
