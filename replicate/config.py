@@ -63,8 +63,7 @@ class RunConfig:
         for name in ("train_limit", "test_limit", "patience"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
-        if not 0 < self.min_improvement < 1:
-            raise ValueError(f"min_improvement must lie in (0, 1), got {self.min_improvement!r}")
+        check_fraction("min_improvement", self.min_improvement, MIN_IMPROVEMENT)
 
     @property
     def path(self) -> str:
@@ -103,6 +102,9 @@ class SweepConfig:
         if self.optimizer is not None:
             _one_of("optimizer", self.optimizer, ("adam", "adadelta"))
         check_margin(self.margin)
+        check_fraction("min_improvement", self.min_improvement, MIN_IMPROVEMENT)
+        if self.patience is not None:
+            check_positive("patience", self.patience)
         if not self.pairs:
             raise ValueError("a sweep needs at least one (model, loss) pair")
         for model, loss in self.pairs:
@@ -298,12 +300,16 @@ def _one_of(what: str, value, valid) -> None:
         raise ValueError(f"unknown {what} {value!r}; valid {what}s: {', '.join(valid)}")
 
 
+def check_fraction(what: str, value, example: float) -> float:
+    """``value`` if it is a number in (0, 1), else a ValueError naming ``what`` with ``example`` as a valid one."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 < value < 1):
+        raise ValueError(f"{what} must be a fraction in (0, 1), e.g. {example} for {example * 100:g} %; got {value!r}")
+    return value
+
+
 def check_margin(value) -> float:
     """``value`` if it is an equivalence margin (a fraction of MSE's mean in (0, 1)), else a ValueError."""
-    if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 < value < 1):
-        raise ValueError(f"the equivalence margin must be a fraction of MSE's mean in (0, 1), e.g. 0.02 for 2 %; "
-                         f"got {value!r}")
-    return value
+    return check_fraction("the equivalence margin, relative to MSE's mean,", value, 0.02)
 
 
 def check_seeds(seeds) -> tuple[int, ...]:

@@ -440,9 +440,11 @@ def test_a_damaged_sweep_file_stops_evaluate_without_touching_results(tmp_path, 
 
 @pytest.mark.parametrize("edit,message", [
     (lambda spec: spec["config"].update(endpoint="sharpness"), "unknown endpoint 'sharpness'"),
-    (lambda spec: spec["config"].update(margin=0), "margin must be a fraction of MSE's mean in \\(0, 1\\).*got 0"),
-    (lambda spec: spec["config"].update(margin=1.0), "margin must be a fraction of MSE's mean in \\(0, 1\\).*got 1.0"),
-    (lambda spec: spec["config"].update(margin="0.02"), "margin must be a fraction"),
+    (lambda spec: spec["config"].update(margin=0), "MSE's mean, must be a fraction in \\(0, 1\\).*got 0"),
+    (lambda spec: spec["config"].update(margin=1.0), "MSE's mean, must be a fraction in \\(0, 1\\).*got 1.0"),
+    (lambda spec: spec["config"].update(margin="0.02"), "margin, relative to MSE's mean, must be"),
+    (lambda spec: spec["config"].update(min_improvement="1%"), "min_improvement must be a fraction in \\(0, 1\\)"),
+    (lambda spec: spec["config"].update(min_improvement=0), "min_improvement must be a fraction.*got 0"),
     (lambda spec: spec["runs"][1].pop("seed"), "run entry 1 lacks a valid seed"),
     (lambda spec: spec["runs"][0].update(model=None, path=3), "run entry 0 lacks a valid model, path"),
 ])
@@ -500,6 +502,21 @@ def test_metrics_computed_in_worker_processes_give_the_same_results(tmp_path, mo
     assert scored_here == []  # every scoreable run was scored by the workers and read back from its cache
 
 
+@pytest.mark.parametrize("extra,expected", [
+    ({"fused": True, "shard": "1/1"}, {"losses trained": "side by side: the losses of one model and seed in one "
+                                                         "model, on the same batches"}),
+    ({"fused": False}, {"losses trained": "one after another, each in its own model"}),
+    ({"numerics": {"XLA_FLAGS": "--a=true", "JAX_DEFAULT_MATMUL_PRECISION": "highest"}},
+     {"numerics": "XLA_FLAGS=--a=true; JAX_DEFAULT_MATMUL_PRECISION=highest"}),
+    ({"shard": "2/3"}, {"shard": "2/3"}),
+    ({"seed_note": 7}, {"seed_note": "7"}),  # a field the report does not know is still shown, as it is
+])
+def test_the_reproduce_rows_say_in_words_how_the_losses_trained_and_under_which_numerics(extra, expected):
+    prov = {"backend": "jax", "command": "replicate run", **extra}
+    rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
+    assert rows == {"backend": "jax", **expected}
+
+
 def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_where_they_differ(tmp_path):
     def record(shard, started, commit, backend="tensorflow", finished=None):
         return {"shard": shard, "started": started, "finished": finished, "backend": backend, "device": "CPU",
@@ -522,9 +539,10 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     rows = {row["key"]: row["value"] for row in reproduce(Results({"sweep": {"provenance": prov}}))["rows"]}
     assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
                                         "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
-    assert rows["processes"].endswith("Above, versions, device, platform, commit, data and start are those of shard "
-                                      "1/2, the backend lists every process's and the finish is the last one; each "
-                                      "process's record is in results.json (sweep.provenance.shards).")
+    assert rows["processes"].endswith("Above, versions, device, platform, numerics, how the losses trained, commit, "
+                                      "data and start are those of shard 1/2, the backend lists every process's and "
+                                      "the finish is the last one; each process's record is in results.json "
+                                      "(sweep.provenance.shards).")
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
     write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest

@@ -115,7 +115,7 @@ def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_
     (["run", "--epochs", "0"], "argument --epochs: epochs must be a positive integer, got 0"),
     (["run", "--seeds", "0"], "argument --seeds: the number of seeds must be a positive integer, got 0"),
     (["run", "--test-limit", "-3"], "argument --test-limit: test_limit must be a positive integer, got -3"),
-    (["run", "--margin", "2"], "argument --margin: the equivalence margin must be a fraction of MSE's mean"),
+    (["run", "--margin", "2"], "argument --margin: the equivalence margin, relative to MSE's mean, must be a fraction"),
     (["run", "--margin", "x"], "argument --margin: invalid float value: 'x'"),
     (["run", "--seed", "1", "1"], "seeds must be distinct non-negative integers, got [1, 1]"),
     (["run", "--seed", "-1"], "seeds must be distinct non-negative integers, got [-1]"),

@@ -78,8 +78,11 @@ def test_auto_backend_puts_dense_models_on_jax_and_convolutions_on_tensorflow():
 
 @pytest.mark.parametrize("change,message", [
     ({"endpoint": "psnr"}, "unknown endpoint 'psnr'"),
-    ({"margin": 0.0}, "equivalence margin must be a fraction"),
-    ({"margin": -0.1}, "equivalence margin must be a fraction"),
+    ({"margin": 0.0}, "equivalence margin, relative to MSE's mean, must be a fraction"),
+    ({"margin": -0.1}, "equivalence margin, relative to MSE's mean, must be a fraction"),
+    ({"min_improvement": 1.0}, "min_improvement must be a fraction in \\(0, 1\\), e.g. 0.01 for 1 %; got 1.0"),
+    ({"min_improvement": None}, "min_improvement must be a fraction"),
+    ({"patience": 0}, "patience must be a positive integer, got 0"),
     ({"backend": "torch"}, "unknown backend 'torch'"),
     ({"pairs": (("sparse_rescaled", "mae"),)}, "has no curvature at mid-grey"),
     ({"seeds": (True,)}, "seeds must be distinct non-negative integers"),

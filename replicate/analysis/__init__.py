@@ -54,7 +54,7 @@ from replicate.analysis.runs import ArtifactError, read_artifact
 from replicate.analysis.screening import screen
 from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
-from replicate.config import ENDPOINTS, check_margin
+from replicate.config import ENDPOINTS, MIN_IMPROVEMENT, check_fraction, check_margin
 from replicate.metrics import band_fractions
 from replicate.fileio import write_json, write_text
 
@@ -139,15 +139,18 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
 
 
 def _spec_problem(spec: dict) -> str | None:
-    """What is wrong with a sweep index's pre-registered endpoint and margin, or its run entries (None if nothing)."""
+    """What is wrong with a sweep index's pre-registered endpoint, margin and settling threshold, or its run entries
+    (None if nothing)."""
     endpoint, margin = spec["config"].get("endpoint"), spec["config"].get("margin")
     if endpoint is not None and endpoint not in ENDPOINTS:
         return f"unknown endpoint {endpoint!r} (one of {', '.join(ENDPOINTS)})"
-    if margin is not None:
-        try:
+    try:
+        if margin is not None:
             check_margin(margin)
-        except ValueError as err:
-            return str(err)
+        if spec["config"].get("min_improvement") is not None:
+            check_fraction("min_improvement", spec["config"]["min_improvement"], MIN_IMPROVEMENT)
+    except ValueError as err:
+        return str(err)
     for i, entry in enumerate(spec["runs"]):
         kinds = {"dataset": str, "model": str, "loss": str, "seed": int, "path": str}
         bad = [k for k, kind in kinds.items() if not isinstance(entry, dict) or not isinstance(entry.get(k), kind)

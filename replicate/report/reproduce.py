@@ -20,6 +20,11 @@ def reproduce(s: Results) -> dict:
     for key in ("backend", "device", "platform"):
         if p.get(key):
             rows.append((key, str(p[key])))
+    if isinstance(p.get("numerics"), dict) and p["numerics"]:
+        rows.append(("numerics", "; ".join(f"{k}={v}" for k, v in p["numerics"].items())))
+    if isinstance(p.get("fused"), bool):
+        rows.append(("losses trained", "side by side: the losses of one model and seed in one model, on the same "
+                     "batches" if p["fused"] else "one after another, each in its own model"))
     git = p.get("git") or {}
     if git:
         dirty = git.get("dirty")
@@ -43,13 +48,15 @@ def reproduce(s: Results) -> dict:
             f"shard {r.get('shard') or '?'} from {r.get('started') or '?'}"
             + ("" if r.get("finished") else " (did not finish)") + ", commit "
             + str((r.get("git") or {}).get("commit") or "unknown")[:12] for r in shards)
-            + f". Above, versions, device, platform, commit, data and start are those of shard {p.get('shard') or '?'}"
-            ", the backend lists every process's and the finish is the last one; each process's record is in "
-            "results.json (sweep.provenance.shards)."))
+            + ". Above, versions, device, platform, numerics, how the losses trained, commit, data and start are "
+            f"those of shard {p.get('shard') or '?'}, the backend lists every process's and the finish is the last "
+            "one; each process's record is in results.json (sweep.provenance.shards)."))
     if p.get("differs"):
         rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
-    known = {"versions", "backend", "device", "platform", "git", "data", "data_sha256", "command", "started",
-             "start_time", "finished", "end_time", "shards", "differs", "shard"}
+    if p.get("shard") not in (None, "1/1") and not shards:
+        rows.append(("shard", str(p["shard"])))
+    known = {"versions", "backend", "device", "platform", "numerics", "fused", "git", "data", "data_sha256",
+             "command", "started", "start_time", "finished", "end_time", "shards", "differs", "shard"}
     rows += [(k, str(v)) for k, v in p.items() if k not in known]
     return {"command": p.get("command") or "not recorded", "rows": [{"key": k, "value": v} for k, v in rows],
             "bibtex": bibtex(), "citation": "CITATION.cff"}
