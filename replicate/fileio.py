@@ -96,6 +96,13 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> di
         raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err})") from err
 
 
+def relative(text: str, folder: str | os.PathLike) -> str:
+    """``text`` with ``folder``'s path (as given and absolute) written as the folder's name, so that a message stored
+    in an artifact holds no absolute path."""
+    folder = Path(folder)
+    return text.replace(str(folder.resolve()), folder.name).replace(str(folder), folder.name)
+
+
 def finite(v: Any) -> bool:
     """A real, finite number as read from JSON (not None, a bool, NaN or infinite)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

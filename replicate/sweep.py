@@ -341,7 +341,7 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
             except Exception as err:  # one broken unit must not end the sweep; it is recorded and the rest go on
                 if not_the_runs_fault(err):
                     raise  # its epochs are kept for the next command (a failed run is trained again from scratch)
-                reason = _relative(f"{type(err).__name__}: {err}", out)
+                reason = fileio.relative(f"{type(err).__name__}: {err}", out)
                 statuses = [{"status": "failed", "reason": reason, "epoch": None}] * len(group)
                 for cfg, run_dir in zip(group, dirs):
                     if cfg in todo:
@@ -363,11 +363,6 @@ def train_units(units: list[list[RunConfig]], out: Path, *, data_dir=None, log: 
                     f"({took:.1f}s{f' for {len(group)} losses' if len(group) > 1 else ''}) "
                     f"| {backend} ETA {_eta(spent, last - i)}")
             sys.stdout.flush()
-
-
-def _relative(text: str, out: Path) -> str:
-    """``text`` with the sweep folder's absolute path written as the folder's name (no absolute path is stored)."""
-    return text.replace(str(out.resolve()), out.name).replace(str(out), out.name)
 
 
 def _start_child(units: list[list[RunConfig]], out: Path, backend: str, *, data_dir, first: int, last: int,

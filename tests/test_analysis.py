@@ -388,6 +388,7 @@ def test_a_damaged_artifact_is_named_with_what_to_do(tmp_path, damage, named):
     (bad,) = [m for m in r["missing"] if m["seed"] == 1]
     assert bad["status"] == "unreadable" and named in bad["reason"] and "run the sweep's command" in bad["reason"]
     assert len(r["runs"]) == 5
+    assert str(tmp_path) not in (root / "results.json").read_text(encoding="utf-8")  # the folder's name instead
 
 
 def test_an_artifact_changed_after_training_is_caught_by_its_recorded_checksum(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 from replicate import config, convergence, metrics, theory, vocabulary
 from replicate.analysis import screening
 from replicate.analysis.stats import paired_test, t_interval, wilcoxon_test
-from replicate.fileio import read_json, read_npz, write_npz
+from replicate.fileio import read_json, read_npz, relative, write_npz
 from replicate.vocabulary import BASELINE
 
 #: Summary metric -> per-image metric used for its image-level test (None: no per-image version).
@@ -86,7 +86,7 @@ def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool
                 state, reason = "unreadable", (f"{exc}; delete this run's folder and run the sweep's command "
                                                "again to retrain it")
         if state != "done":
-            out["missing"].append({**ident, "status": state, "reason": reason})
+            out["missing"].append({**ident, "status": state, "reason": reason and relative(reason, sweep)})
             continue
         if record["screen"]["verdict"] != "usable":
             out["screened"].append(record)
