@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 import time
 from pathlib import Path
 
@@ -330,8 +331,17 @@ def _sweep_dir(path: str) -> Path:
 def _cmd_evaluate(args) -> int:
     from replicate import analysis
 
+    from replicate.fileio import read_json
+
     path = analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force, progress=_EvaluateProgress())
     print(f"results: {path}")
+    missing = read_json(path).get("missing") or []
+    if missing:
+        states = Counter(str(m.get("status")) for m in missing)
+        print(f"{len(missing)} run(s) are not in the results ({', '.join(f'{n} {s}' for s, n in states.items())}), "
+              "so the verdicts rest on the other runs. results.json lists each under 'missing' with what to do; do "
+              "it (for runs still training, wait for them), then evaluate again.", file=sys.stderr)
+        return EXIT_UNFINISHED
     return 0
 
 

@@ -126,3 +126,17 @@ def test_the_tutorial_profile_without_full_mnist_exits_2_instead_of_training_on_
 def test_bad_input_exits_2(argv, message, capsys):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_evaluate_exits_3_naming_the_runs_left_out_and_0_once_every_run_is_in(tmp_path, capsys):
+    """The merge command ``evaluate && report`` must not report a sweep whose runs are still training or failed."""
+    from tests.fake_sweep import write_fake_sweep
+
+    root = write_fake_sweep(tmp_path / "sweep", seeds=(0, 1, 2), missing=[("simple", "mse", 2)],
+                            failed=[("simple", "bce", 1)])
+    assert cli.main(["evaluate", str(root)]) == cli.EXIT_UNFINISHED
+    err = capsys.readouterr().err
+    assert "2 run(s) are not in the results (1 failed, 1 pending)" in err and "evaluate again" in err
+    full = write_fake_sweep(tmp_path / "full", seeds=(0, 1), constant=[("simple", "bce", 0)])  # screened: in
+    assert cli.main(["evaluate", str(full)]) == 0
+    assert capsys.readouterr().err == ""
