@@ -140,3 +140,12 @@ def test_evaluate_exits_3_naming_the_runs_left_out_and_0_once_every_run_is_in(tm
     full = write_fake_sweep(tmp_path / "full", seeds=(0, 1), constant=[("simple", "bce", 0)])  # screened: in
     assert cli.main(["evaluate", str(full)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_during_a_sweep_exits_130_saying_how_to_resume(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_mod, "run_sweep", interrupted)
+    assert cli.main(["run", "--profile", "smoke", "--out", str(tmp_path / "out")]) == 130
+    assert "interrupted: finished runs and epochs are saved; run the same command again" in capsys.readouterr().err
