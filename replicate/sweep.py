@@ -133,6 +133,20 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         return tally(out, mine)
 
 
+def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
+    """Refuse to change a folder's pre-registered endpoint or margin once any of its runs has finished: the finished
+    runs would be judged by a rule chosen after them (``--discard-changed`` retrains runs, not the rule)."""
+    asked = sweep.to_dict()
+    changed = [k for k in ("endpoint", "margin") if k in recorded and recorded[k] != asked[k]]
+    done = sum(run_status(p.parent) == "done" for p in out.glob("*/*/*/seed*/status.json"))
+    if changed and done:
+        was = " and ".join(f"{k} {recorded[k]}" for k in changed)
+        flags = " ".join(f"--{k} {recorded[k]}" for k in changed)
+        raise ValueError(f"{out} registered {was} before its runs trained, and {done} run(s) have finished; "
+                         f"{DISCARD_FLAG} retrains runs but does not change the pre-registered judgement, which "
+                         f"would then be chosen after the results. Rerun with {flags}, or train into another --out.")
+
+
 def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
                     log: Callable[[str], None]) -> None:
     """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
@@ -144,6 +158,8 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         except (OSError, ValueError, KeyError, TypeError):
             recorded = None
             log(f"note: {index} is unreadable; it is written again")
+        if recorded is not None and discard:
+            _check_registration(out, recorded, sweep)
         if recorded is not None and recorded != sweep.to_dict() and not discard:
             fields = sorted(k for k in set(recorded) | set(sweep.to_dict()) if recorded.get(k) != sweep.to_dict().get(k))
             raise ValueError(f"{out} holds a sweep made with other settings ({', '.join(fields)} differ); resuming it "

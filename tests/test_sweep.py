@@ -312,6 +312,23 @@ def test_finished_runs_made_with_other_settings_are_refused_then_discarded(tmp_p
     assert fileio.read_json(out / "synthetic/simple/mse/seed0/history.json")["epoch"] == [1, 2, 3]
 
 
+def test_discard_changed_does_not_change_a_pre_registered_margin_or_endpoint_after_runs_finished(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    assert finished(cli.main(base))
+    index = (out / "sweep.json").read_bytes()
+    for change in (["--margin", "0.05"], ["--endpoint", "rmse"]):
+        assert cli.main([*base, *change, "--discard-changed"]) == 2
+        assert (out / "sweep.json").read_bytes() == index
+    err = capsys.readouterr().err
+    assert "registered margin 0.02 before its runs trained, and 1 run(s) have finished" in err
+    assert "Rerun with --endpoint rmse_midtone, or train into another --out" in err
+    shutil.rmtree(out / "synthetic/simple")  # no run has finished: the sweep may still be registered anew
+    assert finished(cli.main([*base, "--margin", "0.05", "--discard-changed"]))
+    assert fileio.read_json(out / "sweep.json")["config"]["margin"] == 0.05
+
+
 def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):
     out = tmp_path / "sweep"
     base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
