@@ -97,6 +97,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
         prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}")
+        prov.update(_earlier(provenance_path(out, shard), log))
         fileio.write_json(provenance_path(out, shard), prov)
         write_sweep(out, sweep)
         where = f" (shard {shard[0]}/{shard[1]}: {len(mine)} of {len(sweep.runs())})" if shard != (1, 1) else ""
@@ -131,6 +132,22 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         prov["finished"] = provenance.now()
         fileio.write_json(provenance_path(out, shard), prov)
         return tally(out, mine)
+
+
+def _earlier(path: Path, log: Callable[[str], None]) -> dict:
+    """``{"earlier": [...]}``: the records of the processes that wrote ``path`` before this one (a sweep interrupted
+    and resumed, a requeued job), oldest first, so that a resume keeps who started the sweep; {} if none."""
+    if not path.exists():
+        return {}
+    try:
+        old = fileio.read_json(path)
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as err:
+        log(f"note: {path} is unreadable ({err}); the earlier processes' records in it are lost")
+        return {}
+    earlier = old.pop("earlier", None)
+    return {"earlier": [*(earlier if isinstance(earlier, list) else []), old]}
 
 
 def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:

@@ -541,9 +541,9 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
                                         "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
     assert rows["processes"].endswith("Above, versions, device, platform, numerics, how the losses trained, commit, "
-                                      "data and start are those of shard 1/2, the backend lists every process's and "
-                                      "the finish is the last one; each process's record is in results.json "
-                                      "(sweep.provenance.shards).")
+                                      "data and start are those of the earliest started (shard 1/2 from "
+                                      "2026-01-01T07:00:00), the backend lists every process's and the finish is the "
+                                      "last one; each process's record is in results.json (sweep.provenance.shards).")
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
     write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest

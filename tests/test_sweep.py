@@ -329,6 +329,27 @@ def test_discard_changed_does_not_change_a_pre_registered_margin_or_endpoint_aft
     assert fileio.read_json(out / "sweep.json")["config"]["margin"] == 0.05
 
 
+def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp_path):
+    from replicate import analysis
+
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    assert finished(cli.main(base))
+    first = fileio.read_json(out / "provenance.json")
+    first.pop("finished")  # as if interrupted, and the code updated before the resume
+    first["git"] = {**(first.get("git") or {}), "commit": "0" * 40}
+    fileio.write_json(out / "provenance.json", first)
+    assert finished(cli.main(base))
+    assert finished(cli.main(base))
+    written = fileio.read_json(out / "provenance.json")
+    assert written["earlier"][0] == first and len(written["earlier"]) == 2 and "earlier" not in written["earlier"][1]
+    prov = analysis._provenance(out)
+    assert prov["started"] == first["started"] and prov["git"]["commit"] == "0" * 40  # who started it
+    assert len(prov["shards"]) == 3 and "earlier" not in prov and prov["differs"] == ["git"]
+    assert prov["finished"] == written["finished"]
+
+
 def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):
     out = tmp_path / "sweep"
     base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",

@@ -160,13 +160,21 @@ def _spec_problem(spec: dict) -> str | None:
     return None
 
 
+def _processes(record: dict) -> list[dict]:
+    """A provenance file's records: those of the processes that wrote it before (``earlier``), then its own."""
+    earlier = record.get("earlier")
+    own = {k: v for k, v in record.items() if k != "earlier"}
+    return [*(r for r in earlier if isinstance(r, dict)), own] if isinstance(earlier, list) else [own]
+
+
 def _provenance(sweep: Path) -> dict | None:
-    """The sweep's provenance. Where shards, or several processes, trained it (a sweep started whole and finished as
-    shards, or the other way round): the earliest started's, with the command of a whole run (a shard's without its
-    ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order), the last finish,
-    and under ``differs`` the fields in which they disagree."""
+    """The sweep's provenance. Where several processes trained it (shards; a sweep started whole and finished as
+    shards, or the other way round; a resumed one): the earliest started's, with the command of a whole run (a
+    shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order,
+    then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
     paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
-    records = sorted((read_artifact(p, "the sweep's provenance") for p in paths), key=_shard_order)
+    records = sorted((r for p in paths for r in _processes(read_artifact(p, "the sweep's provenance"))),
+                     key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
     first = min(records, key=lambda r: (not r.get("started"), str(r.get("started") or "")))

@@ -49,8 +49,9 @@ def reproduce(s: Results) -> dict:
             + ("" if r.get("finished") else " (did not finish)") + ", commit "
             + str((r.get("git") or {}).get("commit") or "unknown")[:12] for r in shards)
             + ". Above, versions, device, platform, numerics, how the losses trained, commit, data and start are "
-            f"those of shard {p.get('shard') or '?'}, the backend lists every process's and the finish is the last "
-            "one; each process's record is in results.json (sweep.provenance.shards)."))
+            f"those of the earliest started (shard {p.get('shard') or '?'} from {p.get('started') or '?'}), the "
+            "backend lists every process's and the finish is the last one; each process's record is in "
+            "results.json (sweep.provenance.shards)."))
     if p.get("differs"):
         rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
     if p.get("shard") not in (None, "1/1") and not shards:
