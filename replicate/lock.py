@@ -1,5 +1,5 @@
 """Locks on a sweep folder: while a process writes to a folder it holds a lock file naming its host, process id and
-start time, so a second writer is refused with a message that says who holds it. A lock left by a process that
+start time (and, on Linux, what tells it from a later process with the same id), so a second writer is refused with a message that says who holds it. A lock left by a process that
 is no longer running on this host, or by an earlier run of the same Slurm job (requeued, perhaps onto another
 node: Slurm counts the restarts), is stale and taken over, saying so. Processes of one run of a job (shards
 started in one allocation) are told apart like any others. Shards of one sweep (``i/n``) lock separately and may
@@ -32,6 +32,8 @@ class SweepLock:
     def __enter__(self) -> "SweepLock":
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
+        if _identity(os.getpid()):
+            me["process"] = _identity(os.getpid())
         if os.environ.get("SLURM_JOB_ID"):
             me["slurm_job"], me["slurm_restart"] = os.environ["SLURM_JOB_ID"], _restarts()
         for _ in range(3):
@@ -59,7 +61,8 @@ class SweepLock:
                 self.path.unlink(missing_ok=True)
                 raise LockedError(f"{self.path.parent.parent} is being written by {_who(holder)} as shard "
                                   f"{holder.get('shard')}, which overlaps shard {self.index}/{self.count}; run all "
-                                  "shards of a sweep with the same count, or wait for it to finish.")
+                                  "shards of a sweep with the same count, or wait for it to finish. If it is no "
+                                  f"longer running on its host, delete {other}.")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -134,7 +137,19 @@ def _alive(holder: dict) -> bool:
         return False
     except (PermissionError, KeyError, ValueError, TypeError):
         return True
-    return True
+    now = _identity(int(holder["pid"]))  # the id may have been reused (a reboot, a restarted container's pid 1)
+    return not (holder.get("process") and now and now != holder["process"])
+
+
+def _identity(pid: int) -> str | None:
+    """What tells process ``pid`` from a later one with the same id: the boot and its start time since boot (Linux's
+    /proc); None where that cannot be read."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime; the name may hold spaces
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
 
 
 def _restarts() -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from replicate import cli, config, fileio, losses, sweep
+from replicate import lock as lock_mod
 
 
 @pytest.mark.slow  # the kills at chosen instants below, and the resumes in test_train.py, cover it in the suite
@@ -377,8 +378,18 @@ def test_a_second_writer_is_refused_and_a_stale_lock_is_removed(tmp_path, capsys
     assert cli.main(base) == 2
     assert f"is being written by process {os.getpid()} on host {socket.gethostname()}" in capsys.readouterr().err
     lock.rename(lock.with_name("shard-1-of-2.json"))  # a shard of another split overlaps a whole-sweep run
-    assert cli.main(base) == 2 and "overlaps shard 1/1" in capsys.readouterr().err
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err
+    assert "overlaps shard 1/1" in err and f"delete {lock.with_name('shard-1-of-2.json')}" in err
+    mine = {**holder, "process": lock_mod._identity(os.getpid())}
+    lock.with_name("shard-1-of-2.json").write_text(json.dumps(mine))
+    assert cli.main(base) == 2 and "overlaps shard 1/1" in capsys.readouterr().err  # the same process: live
+    reused = {**mine, "process": mine["process"].rsplit(":", 1)[0] + ":1"}  # this pid, but an earlier process's
+    lock.with_name("shard-1-of-2.json").write_text(json.dumps(reused))
+    assert finished(cli.main(base))
+    assert "removed a stale lock" in capsys.readouterr().out and not (out / ".locks").exists()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.parent.mkdir()
     lock.with_name("shard-1-of-2.json").write_text(json.dumps({**holder, "pid": int(dead.stdout)}))
     assert finished(cli.main(base))
     assert "removed a stale lock" in capsys.readouterr().out and not (out / ".locks").exists()
