@@ -19,6 +19,8 @@ from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFI
 EXIT_USAGE = 2
 EXIT_UNFINISHED = 3
 EXIT_FAILED_RUNS = 100
+#: The most runs 100 + n counts: it stays below 128, where a shell's statuses for signals start (130: Ctrl-C).
+MOST_COUNTED = 27
 #: Flags of ``replicate run`` that only make sense with ``--executor`` (and those only for Slurm).
 EXECUTOR_FLAGS = ("shards", "time_limit", "gpus_per_task", "no_wait")
 SLURM_FLAGS = ("slurm_partition", "cpus_per_task", "mem_gb", "array_parallelism")
@@ -293,7 +295,7 @@ def _finish(out: Path, counts: dict[str, int], *, report: bool) -> int:
     if bad:
         print(f"{bad} run(s) are not usable evidence; their status.json says why (the report lists them). Run the "
               "same command to retry the failed ones.", file=sys.stderr)
-        return EXIT_FAILED_RUNS + min(bad, 99)
+        return EXIT_FAILED_RUNS + min(bad, MOST_COUNTED)
     return 0
 
 

@@ -149,3 +149,9 @@ def test_ctrl_c_during_a_sweep_exits_130_saying_how_to_resume(tmp_path, monkeypa
     monkeypatch.setattr(sweep_mod, "run_sweep", interrupted)
     assert cli.main(["run", "--profile", "smoke", "--out", str(tmp_path / "out")]) == 130
     assert "interrupted: finished runs and epochs are saved; run the same command again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad,status", [(0, 0), (1, 101), (27, 127), (40, 127)])
+def test_runs_not_usable_give_100_plus_n_below_the_statuses_of_signals(tmp_path, bad, status, capsys):
+    counts = {"runs": 50, "usable": 50 - bad, "failed": bad // 2, "screened": bad - bad // 2, "pending": 0}
+    assert cli._finish(tmp_path, counts, report=False) == status  # 130 would read as an interruption

@@ -38,7 +38,7 @@ def test_the_local_executor_trains_the_shards_as_processes_and_merges_them(tmp_p
     # A run made with other settings than the sweep's (by a shard run with others, say) is not merged in.
     run = out / "synthetic/simple/mse/seed0"
     fileio.write_json(run / "config.json", {**fileio.read_json(run / "config.json"), "epochs": 41})
-    assert cli.main(["evaluate", str(out)]) == 0
+    assert cli.main(["evaluate", str(out)]) == cli.EXIT_UNFINISHED  # written, and it says a run is missing
     (missing,) = fileio.read_json(out / "results.json")["missing"]
     assert (missing["path"], missing["status"]) == ("synthetic/simple/mse/seed0", "other settings")
     assert "(epochs differ)" in missing["reason"] and "--discard-changed" in missing["reason"]
@@ -82,3 +82,22 @@ def test_slurm_without_slurm_or_without_submitit_exits_2(tmp_path, capsys, monke
     assert "--executor slurm needs submitit, an optional dependency: pip install 'replicate[slurm]'" in \
         capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("status,job_sees", [(0, 0), (103, 0), (127, 0), (2, 2), (3, 3), (130, 130), (143, 143)])
+def test_the_readme_kubernetes_shard_counts_runs_failed_or_screened_as_done(tmp_path, status, job_sees):
+    """The Indexed Job's command (README) maps 100 + n to 0, or Kubernetes retries the pod until the Job fails."""
+    import json
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    command = json.loads(re.search(r"^ +command: (\[.*JOB_COMPLETION_INDEX.*\])$", readme, re.M)[1])
+    stub = tmp_path / "replicate"
+    stub.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/args"\nexit {status}\n')
+    stub.chmod(0o755)
+    done = subprocess.run(command, env={"PATH": f"{tmp_path}:/usr/bin:/bin", "JOB_COMPLETION_INDEX": "2"})
+    assert done.returncode == job_sees
+    assert (tmp_path / "args").read_text().split() == ["run", "--profile", "quick", "--out", "/runs/quick",
+                                                       "--shard", "3/8"]
