@@ -205,7 +205,8 @@ QUICK_TRAIN = {"simple": 12000, "sparse": 12000, "deep": 12000, "conv": 6000, "d
 QUICK_TEST = 1000
 #: standard: the reference sweep. Every model of the post (and the sparse model and VAE with their penalty
 #: rescaled) with BCE and MSE; the simple model with every loss; the capacity sweep (the simple model at six code
-#: sizes with the four losses of the mechanism's factorial). All to convergence, capped at the post's epochs, on
+#: sizes with the four losses of the mechanism's factorial). All to convergence, capped at the post's epochs
+#: (the denoiser at 50 of its 100, for time; in the reference every denoising run converged by epoch 25), on
 #: training subsets that keep the sweep within about two hours on 2 CPU cores: 20,000 images for the dense
 #: models, 12,000 for the convolutional autoencoder and 6,000 for the denoiser.
 STANDARD_SEEDS = 8
