@@ -1,8 +1,9 @@
 """Command line: ``replicate data | list | run | evaluate | report | compare | summary``. A thin caller of the library.
 
 Exit status: 0 success; 2 usage or data error (the message says what was wrong and what to do); 3 when shards
-run as jobs did not finish (each one's error and log are named); 100 + n when n runs of a sweep failed or were
-screened out (collapsed, diverged); 130 when interrupted (finished epochs and runs are kept).
+run as jobs did not finish (each one's error and log are named), or when ``evaluate`` finds runs that have not
+finished or cannot be read; 100 + n when n runs of a sweep failed or were screened out (collapsed, diverged; n up
+to 25); 130 when interrupted (finished epochs and runs are kept).
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from replicate.config import BACKEND_CHOICES, DATASETS, ENDPOINTS, MODELS, PROFI
 EXIT_USAGE = 2
 EXIT_UNFINISHED = 3
 EXIT_FAILED_RUNS = 100
-#: The most runs 100 + n counts: it stays below 128, where a shell's statuses for signals start (130: Ctrl-C).
-MOST_COUNTED = 27
+#: The most runs 100 + n counts: it stays below 126 and 127 (a shell's "cannot execute" and "not found") and the
+#: 128 + signal statuses (130: Ctrl-C).
+MOST_COUNTED = 25
 #: Flags of ``replicate run`` that only make sense with ``--executor`` (and those only for Slurm).
 EXECUTOR_FLAGS = ("shards", "time_limit", "gpus_per_task", "no_wait")
 SLURM_FLAGS = ("slurm_partition", "cpus_per_task", "mem_gb", "array_parallelism")
@@ -338,11 +340,14 @@ def _cmd_evaluate(args) -> int:
     path = analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force, progress=_EvaluateProgress())
     print(f"results: {path}")
     missing = read_json(path).get("missing") or []
+    states = Counter(str(m.get("status")) for m in missing)
     if missing:
-        states = Counter(str(m.get("status")) for m in missing)
         print(f"{len(missing)} run(s) are not in the results ({', '.join(f'{n} {s}' for s, n in states.items())}), "
-              "so the verdicts rest on the other runs. results.json lists each under 'missing' with what to do; do "
-              "it (for runs still training, wait for them), then evaluate again.", file=sys.stderr)
+              "so the verdicts rest on the other runs. results.json lists each under 'missing' with what to do.",
+              file=sys.stderr)
+    if set(states) - {"failed"}:
+        print("Some have not finished or cannot be read: do what it says (for runs still training, wait for them), "
+              "then evaluate again.", file=sys.stderr)
         return EXIT_UNFINISHED
     return 0
 

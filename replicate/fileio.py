@@ -97,10 +97,13 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> di
 
 
 def relative(text: str, folder: str | os.PathLike) -> str:
-    """``text`` with ``folder``'s path (as given and absolute) written as the folder's name, so that a message stored
-    in an artifact holds no absolute path."""
-    folder = Path(folder)
-    return text.replace(str(folder.resolve()), folder.name).replace(str(folder), folder.name)
+    """``text`` with ``folder``'s absolute path (resolved or not) written as the folder's name, so that a message
+    stored in an artifact holds no absolute path; a relative path given as ``folder`` is left as it is."""
+    resolved = Path(folder).resolve()
+    for path in dict.fromkeys([str(resolved), str(Path(folder).absolute())]):
+        if resolved.name:  # not the root
+            text = text.replace(path, resolved.name)
+    return text
 
 
 def finite(v: Any) -> bool:

@@ -1,9 +1,10 @@
 """Locks on a sweep folder: while a process writes to a folder it holds a lock file naming its host, process id and
-start time (and, on Linux, what tells it from a later process with the same id), so a second writer is refused with a message that says who holds it. A lock left by a process that
-is no longer running on this host, or by an earlier run of the same Slurm job (requeued, perhaps onto another
-node: Slurm counts the restarts), is stale and taken over, saying so. Processes of one run of a job (shards
-started in one allocation) are told apart like any others. Shards of one sweep (``i/n``) lock separately and may
-write to the same folder at once; any other overlap is refused."""
+start time (and, on Linux, what tells it from a later process with the same id), so a second writer is refused with a
+message that says who holds it. A lock left by a process that is no longer running on this host, or by an earlier run
+of the same Slurm job (requeued, perhaps onto another node: Slurm counts the restarts), is stale and taken over,
+saying so. A lock from another host, or from another PID namespace with this host name (another container), is taken
+to be live. Processes of one run of a job (shards started in one allocation) are told apart like any others. Shards
+of one sweep (``i/n``) lock separately and may write to the same folder at once; any other overlap is refused."""
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ class SweepLock:
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
         if _identity(os.getpid()):
-            me["process"] = _identity(os.getpid())
+            me["process"], me["pid_namespace"] = _identity(os.getpid()), _pid_namespace()
         if os.environ.get("SLURM_JOB_ID"):
             me["slurm_job"], me["slurm_restart"] = os.environ["SLURM_JOB_ID"], _restarts()
         for _ in range(3):
@@ -131,6 +132,8 @@ def _alive(holder: dict) -> bool:
         return False
     if holder.get("host") != socket.gethostname():
         return True
+    if holder.get("pid_namespace", _pid_namespace()) != _pid_namespace():
+        return True  # another container with this host name: its process ids are not ours to look up
     try:
         os.kill(int(holder["pid"]), 0)
     except ProcessLookupError:
@@ -139,6 +142,14 @@ def _alive(holder: dict) -> bool:
         return True
     now = _identity(int(holder["pid"]))  # the id may have been reused (a reboot, a restarted container's pid 1)
     return not (holder.get("process") and now and now != holder["process"])
+
+
+def _pid_namespace() -> str | None:
+    """This process's PID namespace (Linux), within which process ids are unique; None where it cannot be read."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def _identity(pid: int) -> str | None:

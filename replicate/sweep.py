@@ -79,7 +79,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     with SweepLock(out, *shard, log=log):
         units = units_of_shard(sweep.runs(), *shard, fuse=fuse)
         mine = [r for unit in units for r in unit]
-        _check_settings(out, sweep, units, discard_changed, log)
+        resumed = _check_settings(out, sweep, units, discard_changed, log)
         started_at = provenance.now()
         index = np.arange(len(test_u8))[: sweep.test_limit]
         fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
@@ -97,8 +97,12 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
         prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}")
-        prov.update(_earlier(provenance_path(out, shard), log))
-        fileio.write_json(provenance_path(out, shard), prov)
+        prov_path = provenance_path(out, shard)
+        # A process that resumes keeps its predecessors' records; one with nothing to train leaves them as they are.
+        recorded = not (resumed and not todo and prov_path.exists())
+        if recorded:
+            prov.update(_earlier(prov_path, log) if resumed else {})
+            fileio.write_json(prov_path, prov)
         write_sweep(out, sweep)
         where = f" (shard {shard[0]}/{shard[1]}: {len(mine)} of {len(sweep.runs())})" if shard != (1, 1) else ""
         log(f"sweep {sweep.profile}: {len(mine)} runs{where} ({len(mine) - len(todo)} already done) on "
@@ -129,8 +133,9 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             codes = _wait(children)
         for code, backend in codes:
             _check_child(code, backend)
-        prov["finished"] = provenance.now()
-        fileio.write_json(provenance_path(out, shard), prov)
+        if recorded:
+            prov["finished"] = provenance.now()
+            fileio.write_json(prov_path, prov)
         return tally(out, mine)
 
 
@@ -155,7 +160,8 @@ def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
     runs would be judged by a rule chosen after them (``--discard-changed`` retrains runs, not the rule)."""
     asked = sweep.to_dict()
     changed = [k for k in ("endpoint", "margin") if k in recorded and recorded[k] != asked[k]]
-    done = sum(run_status(p.parent) == "done" for p in out.glob("*/*/*/seed*/status.json"))
+    dataset = recorded.get("dataset") if isinstance(recorded.get("dataset"), str) else "*"
+    done = sum(run_status(p.parent) == "done" for p in out.glob(f"{dataset}/*/*/seed*/status.json"))
     if changed and done:
         was = " and ".join(f"{k} {recorded[k]}" for k in changed)
         flags = " ".join(f"--{k} {recorded[k]}" for k in changed)
@@ -165,23 +171,25 @@ def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
 
 
 def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
-                    log: Callable[[str], None]) -> None:
+                    log: Callable[[str], None]) -> bool:
     """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
-    runs whose recorded config differs); train again runs whose status.json is damaged."""
-    index = out / "sweep.json"
+    runs whose recorded config differs); train again runs whose status.json is damaged. Whether this resumes the
+    folder's sweep as it was (the same settings, no run deleted)."""
+    index, recorded = out / "sweep.json", None
     if index.exists():
         try:
             recorded = fileio.read_json(index)["config"]
         except (OSError, ValueError, KeyError, TypeError):
             recorded = None
             log(f"note: {index} is unreadable; it is written again")
-        if recorded is not None and discard:
+        if recorded is not None:
             _check_registration(out, recorded, sweep)
         if recorded is not None and recorded != sweep.to_dict() and not discard:
             fields = sorted(k for k in set(recorded) | set(sweep.to_dict()) if recorded.get(k) != sweep.to_dict().get(k))
             raise ValueError(f"{out} holds a sweep made with other settings ({', '.join(fields)} differ); resuming it "
                              f"would mix protocols. Rerun with the same options, pass another --out, or pass "
                              f"{DISCARD_FLAG} to delete the runs made with other settings and train them again.")
+    same_sweep = recorded is not None and recorded == sweep.to_dict()
     changed = []
     for unit, cfg in ((u, c) for u in units for c in u):
         run_dir = out / cfg.path
@@ -192,11 +200,11 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         if not (run_dir / "config.json").exists():
             continue
         try:
-            recorded = fileio.read_json(run_dir / "config.json")
+            made = fileio.read_json(run_dir / "config.json")
         except (OSError, ValueError):
-            recorded = {}
-        if recorded != cfg.to_dict():
-            fields = sorted(k for k in set(recorded) | set(cfg.to_dict()) if recorded.get(k) != cfg.to_dict().get(k))
+            made = {}
+        if made != cfg.to_dict():
+            fields = sorted(k for k in set(made) | set(cfg.to_dict()) if made.get(k) != cfg.to_dict().get(k))
             changed.append((cfg, fields, unit))
     if changed and not discard:
         shown = "; ".join(f"{c.path}: {', '.join(f)}" for c, f, _ in changed[:4])
@@ -208,6 +216,7 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         clean_run(out / cfg.path)
         if len(unit) > 1:
             shutil.rmtree(fuse_state(out, unit), ignore_errors=True)  # its checkpoint holds the old settings too
+    return same_sweep and not changed
 
 
 def _clamped(sweep: SweepConfig, n_train: int, n_test: int, log: Callable[[str], None]) -> SweepConfig:

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -660,3 +661,18 @@ def test_a_factor_whose_effect_changes_sign_with_the_other_is_not_named_as_a_cau
     if key == "opposing causes" and not depends:
         assert "distinguishable" not in text
     assert ("neither cause accounts for BCE's midtone gap on its own" in text) == (key == "the causes interact")
+
+
+def test_reasons_keep_their_text_when_evaluated_from_inside_the_folder_and_any_reason_is_text(tmp_path, monkeypatch):
+    from replicate.fileio import read_json, write_json
+
+    root = write_fake_sweep(tmp_path, seeds=(0, 1), failed=[("simple", "mse", 1)])
+    status = root / "fashion_mnist/simple/mse/seed1/status.json"
+    write_json(status, {**read_json(status), "reason": 5})  # hand-edited: not text
+    (root / "fashion_mnist/simple/bce/seed1/status.json").write_text("{}")
+    monkeypatch.chdir(root)
+    r = _results(analysis.evaluate_sweep(Path(".")))
+    reasons = {m["path"]: m["reason"] for m in r["missing"]}
+    assert reasons["fashion_mnist/simple/mse/seed1"] == "5"
+    assert "simple/bce/seed1/status.json (the run's status) lacks status" in reasons["fashion_mnist/simple/bce/seed1"]
+    assert str(tmp_path) not in json.dumps(r)

@@ -84,7 +84,8 @@ def test_slurm_without_slurm_or_without_submitit_exits_2(tmp_path, capsys, monke
     assert not out.exists()
 
 
-@pytest.mark.parametrize("status,job_sees", [(0, 0), (103, 0), (127, 0), (2, 2), (3, 3), (130, 130), (143, 143)])
+@pytest.mark.parametrize("status,job_sees", [(0, 0), (103, 0), (125, 0), (2, 2), (3, 3), (126, 126), (127, 127),
+                                             (130, 130), (143, 143)])
 def test_the_readme_kubernetes_shard_counts_runs_failed_or_screened_as_done(tmp_path, status, job_sees):
     """The Indexed Job's command (README) maps 100 + n to 0, or Kubernetes retries the pod until the Job fails."""
     import json

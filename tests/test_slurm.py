@@ -96,4 +96,6 @@ def test_a_job_array_with_a_requeued_task_merges_into_the_unsharded_results(slur
     assert cli.main(["evaluate", str(out)]) == 0
     assert judged(out) == judged(reference)
     merged = fileio.read_json(out / "results.json")["sweep"]["provenance"]
-    assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "2/2"]
+    # Task 0 before and after its requeue, then task 1; the --no-wait tasks trained nothing and left them as they were.
+    assert [shard["shard"] for shard in merged["shards"]] == ["1/2", "1/2", "2/2"]
+    assert not merged["shards"][0].get("finished") and merged["shards"][1]["finished"]

@@ -324,6 +324,8 @@ def test_discard_changed_does_not_change_a_pre_registered_margin_or_endpoint_aft
         assert (out / "sweep.json").read_bytes() == index
     err = capsys.readouterr().err
     assert "registered margin 0.02 before its runs trained, and 1 run(s) have finished" in err
+    assert cli.main([*base, "--margin", "0.05"]) == 2  # without the flag: not advised to pass it, in vain
+    assert "Rerun with --margin 0.02, or train into another --out" in capsys.readouterr().err
     assert "Rerun with --endpoint rmse_midtone, or train into another --out" in err
     shutil.rmtree(out / "synthetic/simple")  # no run has finished: the sweep may still be registered anew
     assert finished(cli.main([*base, "--margin", "0.05", "--discard-changed"]))
@@ -336,19 +338,25 @@ def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp
     out = tmp_path / "sweep"
     base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
             "--epochs", "1", "--out", str(out), "--no-report"]
-    assert finished(cli.main(base))
+    assert finished(cli.main([*base, "--seeds", "2"]))
     first = fileio.read_json(out / "provenance.json")
     first.pop("finished")  # as if interrupted, and the code updated before the resume
     first["git"] = {**(first.get("git") or {}), "commit": "0" * 40}
     fileio.write_json(out / "provenance.json", first)
-    assert finished(cli.main(base))
-    assert finished(cli.main(base))
+    for seed in (1, 0):  # two resumes, each with a run left to train
+        shutil.rmtree(out / f"synthetic/simple/mse/seed{seed}")
+        assert finished(cli.main([*base, "--seeds", "2"]))
+    written = (out / "provenance.json").read_bytes()
+    assert finished(cli.main([*base, "--seeds", "2"]))  # nothing to train: the records are left as they are
+    assert (out / "provenance.json").read_bytes() == written
     written = fileio.read_json(out / "provenance.json")
     assert written["earlier"][0] == first and len(written["earlier"]) == 2 and "earlier" not in written["earlier"][1]
     prov = analysis._provenance(out)
     assert prov["started"] == first["started"] and prov["git"]["commit"] == "0" * 40  # who started it
     assert len(prov["shards"]) == 3 and "earlier" not in prov and prov["differs"] == ["git"]
     assert prov["finished"] == written["finished"]
+    assert finished(cli.main([*base, "--seeds", "2", "--epochs", "2", "--discard-changed"]))  # every run anew
+    assert "earlier" not in fileio.read_json(out / "provenance.json")
 
 
 def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):
@@ -381,10 +389,12 @@ def test_a_second_writer_is_refused_and_a_stale_lock_is_removed(tmp_path, capsys
     assert cli.main(base) == 2
     err = capsys.readouterr().err
     assert "overlaps shard 1/1" in err and f"delete {lock.with_name('shard-1-of-2.json')}" in err
-    mine = {**holder, "process": lock_mod._identity(os.getpid())}
+    mine = {**holder, "process": lock_mod._identity(os.getpid()), "pid_namespace": lock_mod._pid_namespace()}
     lock.with_name("shard-1-of-2.json").write_text(json.dumps(mine))
     assert cli.main(base) == 2 and "overlaps shard 1/1" in capsys.readouterr().err  # the same process: live
     reused = {**mine, "process": mine["process"].rsplit(":", 1)[0] + ":1"}  # this pid, but an earlier process's
+    lock.with_name("shard-1-of-2.json").write_text(json.dumps({**reused, "pid_namespace": "pid:[1]"}))
+    assert cli.main(base) == 2  # from another container with this host name: its pids cannot be looked up here
     lock.with_name("shard-1-of-2.json").write_text(json.dumps(reused))
     assert finished(cli.main(base))
     assert "removed a stale lock" in capsys.readouterr().out and not (out / ".locks").exists()

@@ -183,7 +183,8 @@ def _status(run_dir: Path, entry: dict) -> tuple[str, str | None, dict]:
     state = status["status"]
     if state == "done" and not (run_dir / "reconstructions.npz").exists():
         return "incomplete", "status says done but reconstructions.npz is missing; rerun the sweep's command", status
-    return state, status.get("reason") or ("no reason recorded" if state != "done" else None), status
+    reason = status.get("reason")
+    return state, str(reason) if reason else ("no reason recorded" if state != "done" else None), status
 
 
 def verify_artifacts(run_dir: Path, status: dict) -> None:
