@@ -339,6 +339,13 @@ def _cmd_evaluate(args) -> int:
 
     path = analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force, progress=_EvaluateProgress())
     print(f"results: {path}")
+    from replicate import lock
+
+    busy = lock.writers(path.parent)
+    if busy:
+        print(f"{path.parent} is still being written by {'; '.join(busy)}, so the results may miss runs or list "
+              "failed ones that are being retried. Evaluate again once it has finished.", file=sys.stderr)
+        return EXIT_UNFINISHED
     missing = read_json(path).get("missing") or []
     states = Counter(str(m.get("status")) for m in missing)
     if missing:

@@ -4,7 +4,9 @@ and the named profiles that fill them (``smoke``, ``quick``, ``standard``, ``mec
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -148,6 +150,11 @@ def sweep_from_dict(d: dict) -> SweepConfig:
     values["pairs"] = tuple(tuple(p) for p in values["pairs"])
     values["seeds"] = tuple(values["seeds"])
     return SweepConfig(**values)
+
+
+def settings_digest(config: dict) -> str:
+    """SHA-256 of a sweep's configuration as ``sweep.json`` holds it (keys sorted): which settings a process ran."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
 def backend_for(model: str, choice: str = "auto") -> str:

@@ -97,12 +97,15 @@ def read_npz(path: str | os.PathLike, keys: tuple[str, ...] | None = None) -> di
 
 
 def relative(text: str, folder: str | os.PathLike) -> str:
-    """``text`` with ``folder``'s absolute path (resolved or not) written as the folder's name, so that a message
-    stored in an artifact holds no absolute path; a relative path given as ``folder`` is left as it is."""
-    resolved = Path(folder).resolve()
-    for path in dict.fromkeys([str(resolved), str(Path(folder).absolute())]):
-        if resolved.name:  # not the root
-            text = text.replace(path, resolved.name)
+    """``text`` with ``folder``'s path (absolute, resolved or not, or as given) written as the folder's name, so that a
+    message stored in an artifact holds no absolute path."""
+    folder, resolved = Path(folder), Path(folder).resolve()
+    if not resolved.name:  # the root
+        return text
+    for path in dict.fromkeys([str(resolved), str(folder.absolute())]):
+        text = text.replace(path, resolved.name)
+    if folder.name not in ("", ".", ".."):  # a relative path, before a separator: 'runs/quick/x' -> 'quick/x'
+        text = text.replace(f"{folder}{os.sep}", f"{resolved.name}{os.sep}")
     return text
 
 

@@ -95,6 +95,12 @@ class SweepLock:
             os.unlink(tmp)
 
 
+def writers(out: str | os.PathLike) -> list[str]:
+    """Who writes to folder ``out`` now: each live lock's holder and shard, in words."""
+    holders = (_read(p) for p in sorted((Path(out) / LOCKS).glob("shard-*.json")))
+    return [f"{_who(h)} as shard {h.get('shard', '?')}" for h in holders if _alive(h)]
+
+
 def _take_away(path: Path, stale: dict) -> bool:
     """Remove the lock at ``path`` if it is still the one judged ``stale``: renamed first (one process wins), then
     read; a lock another process wrote there in the meantime is put back. Whether this call removed it."""
@@ -133,14 +139,14 @@ def _alive(holder: dict) -> bool:
     if holder.get("host") != socket.gethostname():
         return True
     if holder.get("pid_namespace", _pid_namespace()) != _pid_namespace():
-        return True  # another container with this host name: its process ids are not ours to look up
+        return True  # another container with this host name (or this one before a restart): not ours to look up
     try:
         os.kill(int(holder["pid"]), 0)
     except ProcessLookupError:
         return False
     except (PermissionError, KeyError, ValueError, TypeError):
         return True
-    now = _identity(int(holder["pid"]))  # the id may have been reused (a reboot, a restarted container's pid 1)
+    now = _identity(int(holder["pid"]))  # the id may have been reused (after a reboot, say)
     return not (holder.get("process") and now and now != holder["process"])
 
 

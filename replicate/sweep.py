@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from replicate import data, fileio, provenance
-from replicate.config import RunConfig, SweepConfig, sweep_from_dict
+from replicate.config import RunConfig, SweepConfig, settings_digest, sweep_from_dict
 from replicate.lock import SweepLock
 
 #: The flag that lets a sweep replace finished runs made with other settings.
@@ -79,7 +79,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     with SweepLock(out, *shard, log=log):
         units = units_of_shard(sweep.runs(), *shard, fuse=fuse)
         mine = [r for unit in units for r in unit]
-        resumed = _check_settings(out, sweep, units, discard_changed, log)
+        _check_settings(out, sweep, units, discard_changed, log)
         started_at = provenance.now()
         index = np.arange(len(test_u8))[: sweep.test_limit]
         fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
@@ -96,12 +96,15 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         prov["data"] = {"train": train_src.to_dict(), "test": test_src.to_dict()}
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
-        prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}")
+        prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}",
+                    settings_sha256=settings_digest(sweep.to_dict()))
         prov_path = provenance_path(out, shard)
-        # A process that resumes keeps its predecessors' records; one with nothing to train leaves them as they are.
-        recorded = not (resumed and not todo and prov_path.exists())
+        earlier = _earlier(prov_path, log)
+        last = (earlier.get("earlier") or [{}])[-1]
+        # A process with nothing to train leaves a finished record of these settings as it is.
+        recorded = bool(todo) or not (last.get("finished") and last.get("settings_sha256") == prov["settings_sha256"])
         if recorded:
-            prov.update(_earlier(prov_path, log) if resumed else {})
+            prov.update(earlier)
             fileio.write_json(prov_path, prov)
         write_sweep(out, sweep)
         where = f" (shard {shard[0]}/{shard[1]}: {len(mine)} of {len(sweep.runs())})" if shard != (1, 1) else ""
@@ -141,7 +144,8 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
 
 def _earlier(path: Path, log: Callable[[str], None]) -> dict:
     """``{"earlier": [...]}``: the records of the processes that wrote ``path`` before this one (a sweep interrupted
-    and resumed, a requeued job), oldest first, so that a resume keeps who started the sweep; {} if none."""
+    and resumed, a requeued job, one run again with other settings), oldest first, so that no process's record is
+    lost; {} if none."""
     if not path.exists():
         return {}
     try:
@@ -160,25 +164,25 @@ def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
     runs would be judged by a rule chosen after them (``--discard-changed`` retrains runs, not the rule)."""
     asked = sweep.to_dict()
     changed = [k for k in ("endpoint", "margin") if k in recorded and recorded[k] != asked[k]]
-    dataset = recorded.get("dataset") if isinstance(recorded.get("dataset"), str) else "*"
-    done = sum(run_status(p.parent) == "done" for p in out.glob(f"{dataset}/*/*/seed*/status.json"))
-    if changed and done:
+    done = changed and sum(run_status(p.parent) == "done" for p in out.glob("*/*/*/seed*/status.json"))
+    if done:
         was = " and ".join(f"{k} {recorded[k]}" for k in changed)
         flags = " ".join(f"--{k} {recorded[k]}" for k in changed)
-        raise ValueError(f"{out} registered {was} before its runs trained, and {done} run(s) have finished; "
+        raise ValueError(f"{out} registered {was} before its runs trained, and {done} run(s) in it have finished; "
                          f"{DISCARD_FLAG} retrains runs but does not change the pre-registered judgement, which "
                          f"would then be chosen after the results. Rerun with {flags}, or train into another --out.")
 
 
 def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
-                    log: Callable[[str], None]) -> bool:
+                    log: Callable[[str], None]) -> None:
     """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
-    runs whose recorded config differs); train again runs whose status.json is damaged. Whether this resumes the
-    folder's sweep as it was (the same settings, no run deleted)."""
-    index, recorded = out / "sweep.json", None
+    runs whose recorded config differs); train again runs whose status.json is damaged."""
+    index = out / "sweep.json"
     if index.exists():
         try:
             recorded = fileio.read_json(index)["config"]
+            if not isinstance(recorded, dict):
+                raise TypeError("not a JSON object")
         except (OSError, ValueError, KeyError, TypeError):
             recorded = None
             log(f"note: {index} is unreadable; it is written again")
@@ -189,7 +193,6 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
             raise ValueError(f"{out} holds a sweep made with other settings ({', '.join(fields)} differ); resuming it "
                              f"would mix protocols. Rerun with the same options, pass another --out, or pass "
                              f"{DISCARD_FLAG} to delete the runs made with other settings and train them again.")
-    same_sweep = recorded is not None and recorded == sweep.to_dict()
     changed = []
     for unit, cfg in ((u, c) for u in units for c in u):
         run_dir = out / cfg.path
@@ -216,7 +219,6 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         clean_run(out / cfg.path)
         if len(unit) > 1:
             shutil.rmtree(fuse_state(out, unit), ignore_errors=True)  # its checkpoint holds the old settings too
-    return same_sweep and not changed
 
 
 def _clamped(sweep: SweepConfig, n_train: int, n_test: int, log: Callable[[str], None]) -> SweepConfig:

@@ -542,9 +542,10 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert rows["processes"].startswith("3: shard 1/1 from 2026-01-01T08:00:00 (did not finish), commit bbbbbbbbbbbb; "
                                         "shard 1/2 from 2026-01-01T07:00:00, commit aaaaaaaaaaaa;")
     assert rows["processes"].endswith("Above, versions, device, platform, numerics, how the losses trained, commit, "
-                                      "data and start are those of the earliest started (shard 1/2 from "
-                                      "2026-01-01T07:00:00), the backend lists every process's and the finish is the "
-                                      "last one; each process's record is in results.json (sweep.provenance.shards).")
+                                      "data and start are those of the earliest started with the present settings "
+                                      "(shard 1/2 from 2026-01-01T07:00:00), the backend lists every process's and "
+                                      "the finish is the last one; each process's record is in results.json "
+                                      "(sweep.provenance.shards).")
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
     write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest
@@ -676,3 +677,7 @@ def test_reasons_keep_their_text_when_evaluated_from_inside_the_folder_and_any_r
     assert reasons["fashion_mnist/simple/mse/seed1"] == "5"
     assert "simple/bce/seed1/status.json (the run's status) lacks status" in reasons["fashion_mnist/simple/bce/seed1"]
     assert str(tmp_path) not in json.dumps(r)
+    monkeypatch.chdir(tmp_path.parent.parent)  # a relative path of two folders: reduced to the folder's name
+    r = _results(analysis.evaluate_sweep(Path(tmp_path.parent.name, tmp_path.name)))
+    reason = {m["path"]: m["reason"] for m in r["missing"]}["fashion_mnist/simple/bce/seed1"]
+    assert reason.startswith(f"{tmp_path.name}/fashion_mnist/simple/bce/seed1/status.json")

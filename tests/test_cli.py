@@ -9,6 +9,7 @@ import pytest
 
 from replicate import cli, config, data, fileio
 from replicate import sweep as sweep_mod
+from replicate.lock import SweepLock
 from tests.html_page import SECTIONS, parse
 from tests.noise import noise
 
@@ -145,6 +146,10 @@ def test_evaluate_exits_3_naming_the_runs_left_out_and_0_once_every_run_has_fini
     full = write_fake_sweep(tmp_path / "full", seeds=(0, 1), constant=[("simple", "bce", 0)])  # screened: in
     assert cli.main(["evaluate", str(full)]) == 0
     assert capsys.readouterr().err == ""
+    with SweepLock(failed, 2, 3):  # a process retrains its failed run now: they may still be retried
+        assert cli.main(["evaluate", str(failed)]) == cli.EXIT_UNFINISHED
+    err = capsys.readouterr().err
+    assert f"is still being written by process {os.getpid()}" in err and "as shard 2/3" in err
 
 
 def test_ctrl_c_during_a_sweep_exits_130_saying_how_to_resume(tmp_path, monkeypatch, capsys):

@@ -323,7 +323,7 @@ def test_discard_changed_does_not_change_a_pre_registered_margin_or_endpoint_aft
         assert cli.main([*base, *change, "--discard-changed"]) == 2
         assert (out / "sweep.json").read_bytes() == index
     err = capsys.readouterr().err
-    assert "registered margin 0.02 before its runs trained, and 1 run(s) have finished" in err
+    assert "registered margin 0.02 before its runs trained, and 1 run(s) in it have finished" in err
     assert cli.main([*base, "--margin", "0.05"]) == 2  # without the flag: not advised to pass it, in vain
     assert "Rerun with --margin 0.02, or train into another --out" in capsys.readouterr().err
     assert "Rerun with --endpoint rmse_midtone, or train into another --out" in err
@@ -334,29 +334,37 @@ def test_discard_changed_does_not_change_a_pre_registered_margin_or_endpoint_aft
 
 def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp_path):
     from replicate import analysis
+    from replicate.config import settings_digest
 
     out = tmp_path / "sweep"
     base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
             "--epochs", "1", "--out", str(out), "--no-report"]
+
+    def headline():
+        return analysis._provenance(out, settings_digest(fileio.read_json(out / "sweep.json")["config"]))
+
     assert finished(cli.main([*base, "--seeds", "2"]))
     first = fileio.read_json(out / "provenance.json")
-    first.pop("finished")  # as if interrupted, and the code updated before the resume
+    first.pop("finished")  # as if it had stopped after its runs, and the code was updated before the rerun
     first["git"] = {**(first.get("git") or {}), "commit": "0" * 40}
     fileio.write_json(out / "provenance.json", first)
-    for seed in (1, 0):  # two resumes, each with a run left to train
-        shutil.rmtree(out / f"synthetic/simple/mse/seed{seed}")
-        assert finished(cli.main([*base, "--seeds", "2"]))
+    assert finished(cli.main([*base, "--seeds", "2"]))  # nothing to train, but its record had not finished: kept
+    shutil.rmtree(out / "synthetic/simple/mse/seed1")
+    assert finished(cli.main([*base, "--seeds", "2"]))  # a resume with a run to train
     written = (out / "provenance.json").read_bytes()
-    assert finished(cli.main([*base, "--seeds", "2"]))  # nothing to train: the records are left as they are
+    assert finished(cli.main([*base, "--seeds", "2"]))  # nothing to train, all finished: left as it is
     assert (out / "provenance.json").read_bytes() == written
     written = fileio.read_json(out / "provenance.json")
     assert written["earlier"][0] == first and len(written["earlier"]) == 2 and "earlier" not in written["earlier"][1]
-    prov = analysis._provenance(out)
+    prov = headline()
     assert prov["started"] == first["started"] and prov["git"]["commit"] == "0" * 40  # who started it
     assert len(prov["shards"]) == 3 and "earlier" not in prov and prov["differs"] == ["git"]
     assert prov["finished"] == written["finished"]
     assert finished(cli.main([*base, "--seeds", "2", "--epochs", "2", "--discard-changed"]))  # every run anew
-    assert "earlier" not in fileio.read_json(out / "provenance.json")
+    written = fileio.read_json(out / "provenance.json")
+    prov = headline()
+    assert len(written["earlier"]) == 3 and prov["started"] == written["started"]  # the present settings' first
+    assert prov["differs"] == ["git", "settings_sha256"] and len(prov["shards"]) == 4
 
 
 def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):

@@ -54,7 +54,7 @@ from replicate.analysis.runs import ArtifactError, read_artifact
 from replicate.analysis.screening import screen
 from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
-from replicate.config import ENDPOINTS, MIN_IMPROVEMENT, check_fraction, check_margin
+from replicate.config import ENDPOINTS, MIN_IMPROVEMENT, check_fraction, check_margin, settings_digest
 from replicate.metrics import band_fractions
 from replicate.fileio import write_json, write_text
 
@@ -99,7 +99,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
         raise ArtifactError(f"{sweep / 'sweep.json'}: {problem}. The file is damaged or was edited by hand; run the "
                             "sweep's command again to rewrite it.")
     config = spec["config"]
-    provenance = _provenance(sweep)
+    provenance = _provenance(sweep, settings_digest(config))
     targets = {}
     for dataset in dict.fromkeys(str(r.get("dataset")) for r in spec["runs"]):
         targets[dataset] = runs.load_targets(sweep / dataset / "targets.npz")
@@ -167,9 +167,10 @@ def _processes(record: dict) -> list[dict]:
     return [*(r for r in earlier if isinstance(r, dict)), own] if isinstance(earlier, list) else [own]
 
 
-def _provenance(sweep: Path) -> dict | None:
+def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
     """The sweep's provenance. Where several processes trained it (shards; a sweep started whole and finished as
-    shards, or the other way round; a resumed one): the earliest started's, with the command of a whole run (a
+    shards, or the other way round; a resumed one): that of the earliest started with the sweep's present settings
+    (``settings``, their digest), with the command of a whole run (a
     shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order,
     then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
     paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
@@ -177,11 +178,12 @@ def _provenance(sweep: Path) -> dict | None:
                      key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
-    first = min(records, key=lambda r: (not r.get("started"), str(r.get("started") or "")))
+    ours = [r for r in records if r.get("settings_sha256") in (None, settings)] or records  # None: recorded before
+    first = min(ours, key=lambda r: (not r.get("started"), str(r.get("started") or "")))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
-    differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused")
+    differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused", "settings_sha256")
                if any(_compared(r, k) != _compared(first, k) for r in records)]
     return {**first, "command": command, "backend": " and ".join(backends), "shards": records,
             "finished": max(str(r.get("finished") or "") for r in records) or None,

@@ -182,7 +182,8 @@ def _status(run_dir: Path, entry: dict) -> tuple[str, str | None, dict]:
         return "unreadable", f"{err}; delete this run's folder and run the sweep's command again", {}
     state = status["status"]
     if state == "done" and not (run_dir / "reconstructions.npz").exists():
-        return "incomplete", "status says done but reconstructions.npz is missing; rerun the sweep's command", status
+        return "incomplete", ("status says done but reconstructions.npz is missing; delete this run's folder and run "
+                              "the sweep's command again"), status
     reason = status.get("reason")
     return state, str(reason) if reason else ("no reason recorded" if state != "done" else None), status
 
