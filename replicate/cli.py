@@ -344,7 +344,8 @@ def _cmd_evaluate(args) -> int:
     busy = lock.writers(path.parent)
     if busy:
         print(f"{path.parent} is still being written by {'; '.join(busy)}, so the results may miss runs or list "
-              "failed ones that are being retried. Evaluate again once it has finished.", file=sys.stderr)
+              "failed ones that are being retried. Evaluate again once it has finished; if it no longer runs on its "
+              "host, delete its lock.", file=sys.stderr)
         return EXIT_UNFINISHED
     missing = read_json(path).get("missing") or []
     states = Counter(str(m.get("status")) for m in missing)

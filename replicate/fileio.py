@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -104,8 +105,9 @@ def relative(text: str, folder: str | os.PathLike) -> str:
         return text
     for path in dict.fromkeys([str(resolved), str(folder.absolute())]):
         text = text.replace(path, resolved.name)
-    if folder.name not in ("", ".", ".."):  # a relative path, before a separator: 'runs/quick/x' -> 'quick/x'
-        text = text.replace(f"{folder}{os.sep}", f"{resolved.name}{os.sep}")
+    if folder.name not in ("", ".", ".."):  # a relative path where a path starts: 'runs/quick/x' -> 'quick/x'
+        text = re.sub(rf"(?<![\w.{re.escape(os.sep)}-]){re.escape(f'{folder}{os.sep}')}",
+                      lambda _: f"{resolved.name}{os.sep}", text)
     return text
 
 

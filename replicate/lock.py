@@ -96,9 +96,9 @@ class SweepLock:
 
 
 def writers(out: str | os.PathLike) -> list[str]:
-    """Who writes to folder ``out`` now: each live lock's holder and shard, in words."""
-    holders = (_read(p) for p in sorted((Path(out) / LOCKS).glob("shard-*.json")))
-    return [f"{_who(h)} as shard {h.get('shard', '?')}" for h in holders if _alive(h)]
+    """Who writes to folder ``out`` now: each live lock's holder, shard and file, in words."""
+    held = ((p, _read(p)) for p in sorted((Path(out) / LOCKS).glob("shard-*.json")))
+    return [f"{_who(h)} as shard {h.get('shard', '?')} (lock {p})" for p, h in held if _alive(h)]
 
 
 def _take_away(path: Path, stale: dict) -> bool:

@@ -681,3 +681,15 @@ def test_reasons_keep_their_text_when_evaluated_from_inside_the_folder_and_any_r
     r = _results(analysis.evaluate_sweep(Path(tmp_path.parent.name, tmp_path.name)))
     reason = {m["path"]: m["reason"] for m in r["missing"]}["fashion_mnist/simple/bce/seed1"]
     assert reason.startswith(f"{tmp_path.name}/fashion_mnist/simple/bce/seed1/status.json")
+
+
+def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder():
+    def rec(started, settings=None):
+        return {"started": started, **({"settings_sha256": settings} if settings else {})}
+
+    a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
+    assert analysis._present([a1, b, a2, a3], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
+    assert analysis._present([a1, b], "B") == [b]
+    old, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
+    assert analysis._present([old, new], "A") == [new] and analysis._present([old], "A") == [old]
+    assert analysis._present([rec("01", "B")], "A") == [rec("01", "B")]  # none fits: all

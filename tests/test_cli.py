@@ -149,7 +149,8 @@ def test_evaluate_exits_3_naming_the_runs_left_out_and_0_once_every_run_has_fini
     with SweepLock(failed, 2, 3):  # a process retrains its failed run now: they may still be retried
         assert cli.main(["evaluate", str(failed)]) == cli.EXIT_UNFINISHED
     err = capsys.readouterr().err
-    assert f"is still being written by process {os.getpid()}" in err and "as shard 2/3" in err
+    assert f"is still being written by process {os.getpid()}" in err
+    assert f"as shard 2/3 (lock {failed / '.locks' / 'shard-2-of-3.json'})" in err and "delete its lock" in err
 
 
 def test_ctrl_c_during_a_sweep_exits_130_saying_how_to_resume(tmp_path, monkeypatch, capsys):

@@ -365,6 +365,9 @@ def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp
     prov = headline()
     assert len(written["earlier"]) == 3 and prov["started"] == written["started"]  # the present settings' first
     assert prov["differs"] == ["git", "settings_sha256"] and len(prov["shards"]) == 4
+    assert finished(cli.main([*base, "--seeds", "2", "--discard-changed"]))  # the first settings again: all anew
+    written = fileio.read_json(out / "provenance.json")
+    assert headline()["started"] == written["started"]  # not the first process's, whose runs were replaced
 
 
 def test_limits_beyond_the_data_are_recorded_as_used_and_a_missing_data_dir_is_refused(tmp_path, capsys):

@@ -169,25 +169,36 @@ def _processes(record: dict) -> list[dict]:
 
 def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
     """The sweep's provenance. Where several processes trained it (shards; a sweep started whole and finished as
-    shards, or the other way round; a resumed one): that of the earliest started with the sweep's present settings
-    (``settings``, their digest), with the command of a whole run (a
-    shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard order,
-    then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
+    shards, or the other way round; a resumed one): that of the earliest started of those that trained the runs now
+    there (:func:`_present`; ``settings``: the digest of the sweep's present settings), with the command of a whole
+    run (a shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard
+    order, then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
     paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
     records = sorted((r for p in paths for r in _processes(read_artifact(p, "the sweep's provenance"))),
                      key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
-    ours = [r for r in records if r.get("settings_sha256") in (None, settings)] or records  # None: recorded before
-    first = min(ours, key=lambda r: (not r.get("started"), str(r.get("started") or "")))
+    first = min(_present(records, settings), key=lambda r: (not r.get("started"), str(r.get("started") or "")))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
-    differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused", "settings_sha256")
+    differs = [k for k in ("git", "versions", "device", "platform", "numerics", "data", "fused")
                if any(_compared(r, k) != _compared(first, k) for r in records)]
+    if len({str(r["settings_sha256"]) for r in records if r.get("settings_sha256")}) > 1:
+        differs.append("settings_sha256")  # records from before the digest was kept do not count as differing
     return {**first, "command": command, "backend": " and ".join(backends), "shards": records,
             "finished": max(str(r.get("finished") or "") for r in records) or None,
             **({"differs": differs} if differs else {})}
+
+
+def _present(records: list[dict], settings: str | None) -> list[dict]:
+    """The processes that trained the runs now in the folder: those with the present ``settings`` (their digest)
+    started after the last one with other settings (whose runs a rerun with ``--discard-changed`` replaced); records
+    from before the digest was kept only where none has it; all of them where neither rule leaves any."""
+    other = [str(r.get("started") or "") for r in records if r.get("settings_sha256") not in (None, settings)]
+    after = [r for r in records if str(r.get("started") or "") > max(other, default="")]
+    return ([r for r in after if r.get("settings_sha256") == settings]
+            or [r for r in after if r.get("settings_sha256") is None] or records)
 
 
 def _compared(record: dict, key: str):
