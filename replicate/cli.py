@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 
 from replicate import __version__, config
@@ -333,14 +333,11 @@ def _sweep_dir(path: str) -> Path:
 
 
 def _cmd_evaluate(args) -> int:
-    from replicate import analysis
-
+    from replicate import analysis, lock
     from replicate.fileio import read_json
 
     path = analysis.evaluate_sweep(_sweep_dir(args.sweep_dir), force=args.force, progress=_EvaluateProgress())
     print(f"results: {path}")
-    from replicate import lock
-
     busy = lock.writers(path.parent)
     if busy:
         print(f"{path.parent} is still being written by {'; '.join(busy)}, so the results may miss runs or list "

@@ -33,8 +33,9 @@ class SweepLock:
     def __enter__(self) -> "SweepLock":
         me = {"host": socket.gethostname(), "pid": os.getpid(), "started": provenance.now(),
               "shard": f"{self.index}/{self.count}"}
-        if _identity(os.getpid()):
-            me["process"], me["pid_namespace"] = _identity(os.getpid()), _pid_namespace()
+        identity = _identity(os.getpid())
+        if identity:
+            me["process"], me["pid_namespace"] = identity, _pid_namespace()
         if os.environ.get("SLURM_JOB_ID"):
             me["slurm_job"], me["slurm_restart"] = os.environ["SLURM_JOB_ID"], _restarts()
         for _ in range(3):

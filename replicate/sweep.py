@@ -102,8 +102,9 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         earlier = _earlier(prov_path, log)
         last = (earlier.get("earlier") or [{}])[-1]
         # A process with nothing to train leaves a finished record of these settings as it is.
-        recorded = bool(todo) or not (last.get("finished") and last.get("settings_sha256") == prov["settings_sha256"])
-        if recorded:
+        same = last.get("settings_sha256") == prov["settings_sha256"]
+        write_record = bool(todo) or not (last.get("finished") and same)
+        if write_record:
             prov.update(earlier)
             fileio.write_json(prov_path, prov)
         write_sweep(out, sweep)
@@ -136,7 +137,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             codes = _wait(children)
         for code, backend in codes:
             _check_child(code, backend)
-        if recorded:
+        if write_record:
             prov["finished"] = provenance.now()
             fileio.write_json(prov_path, prov)
         return tally(out, mine)

@@ -49,15 +49,16 @@ def reproduce(s: Results) -> dict:
             + ("" if r.get("finished") else " (did not finish)") + ", commit "
             + str((r.get("git") or {}).get("commit") or "unknown")[:12] for r in shards)
             + ". Above, versions, device, platform, numerics, how the losses trained, commit, data and start are "
-            f"those of the earliest started with the present settings (shard {p.get('shard') or '?'} from {p.get('started') or '?'}), the "
-            "backend lists every process's and the finish is the last one; each process's record is in "
-            "results.json (sweep.provenance.shards)."))
+            f"those of the earliest started with the present settings (shard {p.get('shard') or '?'} from "
+            f"{p.get('started') or '?'}), the backend lists every process's and the finish is the last one; each "
+            "process's record is in results.json (sweep.provenance.shards)."))
     if p.get("differs"):
         rows.append(("processes differ in", ", ".join(map(str, p["differs"]))))
     if p.get("shard") not in (None, "1/1") and not shards:
         rows.append(("shard", str(p["shard"])))
     known = {"versions", "backend", "device", "platform", "numerics", "fused", "git", "data", "data_sha256",
-             "settings_sha256", "command", "started", "start_time", "finished", "end_time", "shards", "differs", "shard"}
+             "settings_sha256", "command", "started", "start_time", "finished", "end_time", "shards", "differs",
+             "shard"}
     rows += [(k, str(v)) for k, v in p.items() if k not in known]
     return {"command": p.get("command") or "not recorded", "rows": [{"key": k, "value": v} for k, v in rows],
             "bibtex": bibtex(), "citation": "CITATION.cff"}
