@@ -690,6 +690,7 @@ def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
     assert analysis._present([a1, b, a2, a3], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
     assert analysis._present([a1, b], "B") == [b]
+    assert analysis._present([rec("05", "A"), rec("05", "B")], "B") == [rec("05", "B")]  # started the same second
     old, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
     assert analysis._present([old, new], "A") == [new] and analysis._present([old], "A") == [old]
     assert analysis._present([rec("01", "B")], "A") == [rec("01", "B")]  # none fits: all

@@ -196,7 +196,7 @@ def _present(records: list[dict], settings: str | None) -> list[dict]:
     started after the last one with other settings (whose runs a rerun with ``--discard-changed`` replaced); records
     from before the digest was kept only where none has it; all of them where neither rule leaves any."""
     other = [str(r.get("started") or "") for r in records if r.get("settings_sha256") not in (None, settings)]
-    after = [r for r in records if str(r.get("started") or "") > max(other, default="")]
+    after = [r for r in records if str(r.get("started") or "") >= max(other, default="")]  # starts are to the second
     return ([r for r in after if r.get("settings_sha256") == settings]
             or [r for r in after if r.get("settings_sha256") is None] or records)
 
