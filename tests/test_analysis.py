@@ -205,9 +205,27 @@ def test_screening_thresholds():
 def test_a_sweep_with_no_usable_run_is_refused_without_touching_results(tmp_path):
     root = write_fake_sweep(tmp_path, losses=("bce",), seeds=(0,), constant=[("simple", "bce", 0)])
     (root / "results.json").write_text('{"keep": true}', encoding="utf-8")
-    with pytest.raises(analysis.ArtifactError, match="no run of .* is usable .*1 screened"):
+    with pytest.raises(analysis.ArtifactError, match="no run of .* is usable .*1 screened.*train longer"):
         analysis.evaluate_sweep(root)
     assert json.loads((root / "results.json").read_text()) == {"keep": True}
+
+
+@pytest.mark.parametrize("state,advice", [
+    ("incomplete", "delete this run's folder and run the sweep's command again"),
+    ("failed", "The sweep's command trains the pending and failed runs again"),
+])
+def test_a_sweep_with_no_usable_run_names_a_run_and_its_own_remedy(tmp_path, state, advice):
+    """Rerunning skips a run whose status says done, so the advice for one whose files are gone is not a rerun."""
+    root = write_fake_sweep(tmp_path, losses=("bce", "mse"), seeds=(0,), failed=[("simple", "mse", 0)])
+    if state == "incomplete":
+        (root / "fashion_mnist/simple/bce/seed0/reconstructions.npz").unlink()
+    else:
+        shutil.rmtree(root / "fashion_mnist/simple/bce/seed0")
+    with pytest.raises(analysis.ArtifactError) as caught:
+        analysis.evaluate_sweep(root)
+    assert advice in str(caught.value) and "(and 1 more; each one's status.json says why)" in str(caught.value)
+    if state == "incomplete":
+        assert "fashion_mnist/simple/bce/seed0 is incomplete: status says done" in str(caught.value)
 
 
 def test_evaluate_sweep_is_idempotent_and_caches_metrics(default_sweep):

@@ -427,6 +427,24 @@ def test_a_damaged_status_is_named_and_its_run_trained_again(tmp_path, capsys):
     assert sweep.run_status(out / "synthetic/simple/mse/seed0") == "done"
 
 
+def test_a_done_run_without_its_reconstructions_is_skipped_by_a_rerun_and_its_advice_says_delete_it(tmp_path, capsys):
+    """Its status says done, so running the command again keeps it as it is: evaluate's advice must be to delete
+    the run's folder first, and after that the rerun trains it again."""
+    out = tmp_path / "sweep"
+    base = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--backend", "tensorflow",
+            "--epochs", "1", "--out", str(out), "--no-report"]
+    assert finished(cli.main(base))
+    run = out / "synthetic/simple/mse/seed0"
+    (run / "reconstructions.npz").unlink()
+    cli.main(base)
+    assert not (run / "reconstructions.npz").exists()  # not trained again: a rerun alone does not mend it
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 2
+    assert "is incomplete: status says done but reconstructions.npz is missing; delete this run's folder" in \
+        capsys.readouterr().err
+    shutil.rmtree(run)
+    assert finished(cli.main(base)) and (run / "reconstructions.npz").exists()
+
 class _Child:
     """A stand-in for a child process that exits with ``code`` when waited for; ``interrupts``: how many of its
     waits are cut short by a Ctrl-C first. It records the signals it gets."""

@@ -64,6 +64,24 @@ __all__ = ["ArtifactError", "GALLERY_IMAGES", "SCHEMA_VERSION", "evaluate_sweep"
            "t_interval", "tost", "wilcoxon_test"]
 
 
+def _nothing_usable(sweep: Path, collected: dict) -> str:
+    """Why no run of the sweep can be evaluated, with each kind's own remedy: the same command again skips a run
+    whose status says done (a screened-out one, or one whose files are missing), so it is not always the fix."""
+    counts = ", ".join(f"{len(v)} {k}" for k, v in collected.items() if v)
+    text = f"no run of {sweep} is usable ({counts}), so there is nothing to evaluate; results.json was left as it was."
+    missing, screened = collected["missing"], collected["screened"]
+    if missing:
+        first = missing[0]
+        more = f" (and {len(missing) - 1} more; each one's status.json says why)" if len(missing) > 1 else ""
+        text += f" {first['path']} is {first['status']}: {first['reason']}{more}."
+        if any(m["status"] in ("pending", "failed") for m in missing):
+            text += " The sweep's command trains the pending and failed runs again."
+    if screened:
+        text += (f" {len(screened)} run(s) collapsed or diverged and were screened out; the same command keeps them "
+                 "as they are: train longer (more --epochs) into a new folder.")
+    return text
+
+
 def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
     """Compute (or reuse) every run's metrics and write ``results.json`` and ``results.csv`` in the sweep.
 
@@ -107,10 +125,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
             raise ArtifactError(targets[dataset])
     collected, images = runs.collect(sweep, spec, targets, force, progress)
     if not collected["runs"]:
-        counts = {k: len(v) for k, v in collected.items() if v}
-        raise ArtifactError(f"no run of {sweep} is usable ({', '.join(f'{n} {k}' for k, n in counts.items())}), so "
-                            "there is nothing to evaluate; results.json was left as it was. See the runs' "
-                            "status.json, and run the sweep's command to train or retrain them.")
+        raise ArtifactError(_nothing_usable(sweep, collected))
     results = {"schema_version": SCHEMA_VERSION, "sweep": {"config": config, "provenance": provenance},
                "methods": methods.methods(config), **collected}
     results["sensitivity"] = runs.sensitivity(results, config.get("endpoint") or "rmse_midtone")
