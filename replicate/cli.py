@@ -144,6 +144,7 @@ def _cmd_data(args) -> int:
     from replicate import data
 
     names = args.dataset or list(data.DATASETS)
+    data.data_folder(args.data_dir)  # once, not once per dataset
     problems = []
     for name in names:
         for split in data.SPLITS:

