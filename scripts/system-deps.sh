@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs (as root), or print the exact command to run.
 # Usage: scripts/system-deps.sh PACKAGE...   e.g. dataset-fashion-mnist chromium
+# Each package is installed on its own, so one that this release lacks (Ubuntu has no chromium deb) does not keep
+# the others out; a failed `apt-get update` (one broken source) still lets the packages its lists know install.
 set -u
 missing=()
 for pkg in "$@"; do
@@ -9,11 +11,16 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages: ${missing[*]}"
-  log=$(mktemp)  # apt's own notes (debconf, dpkg) are shown only when the install fails
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "warning: could not install ${missing[*]}; the steps that need them will say so" >&2
-  fi
+  log=$(mktemp)  # apt's own notes (debconf, dpkg) are shown only when an install fails
+  apt-get update -qq >"$log" 2>&1 || echo "warning: apt-get update failed; installing from the package lists there are" >&2
+  for pkg in "${missing[@]}"; do
+    # Wait for another apt (unattended upgrades on a fresh VM) instead of failing at once.
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$pkg" >>"$log" 2>&1; then
+      cat "$log" >&2
+      echo "warning: could not install $pkg; the steps that need it will say so" >&2
+    fi
+    : >"$log"
+  done
   rm -f "$log"
 else
   echo "note: missing Debian packages ${missing[*]}; install them with:" >&2
