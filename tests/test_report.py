@@ -146,8 +146,9 @@ def test_opposing_causes_are_told_in_the_direction_each_one_moves_the_error(sign
     assert f"BCE's weighting {up} its midtone error ({sign_text}0.10) and its gradient shape {down} it" in text
 
 
-def test_a_loss_preferred_to_bce_is_said_to_rest_on_uncorrected_intervals():
-    """The recommendation is a secondary, per-comparison reading; it says so where it names a loss."""
+def test_a_loss_that_beats_bce_is_said_to_rest_on_uncorrected_intervals_and_is_not_recommended():
+    """Wins on uncorrected intervals are a secondary, per-comparison reading: named as such, with no advice to prefer
+    the loss, nor a claim about datasets the sweep did not measure."""
     from replicate.report import alternatives
     from replicate.report.view import Results
 
@@ -155,7 +156,28 @@ def test_a_loss_preferred_to_bce_is_said_to_rest_on_uncorrected_intervals():
            "wins": [{"loss": "mse", "models": [["fashion_mnist", "simple"]]}], "best": []}
     text = alternatives._summary(Results({"sweep": {}, "runs": []}), rec)
     assert "not corrected for the number of losses and models compared, so descriptive" in text
-    assert "MSE for 1 of 2 (fashion_mnist/simple). Where midtones matter, prefer MSE to BCE." in text
+    assert "MSE for 1 of 2 (fashion_mnist/simple). This is not a recommendation of MSE" in text
+    assert "prefer" not in text and "MNIST" not in text
+
+
+@pytest.mark.parametrize("converged,expected", [
+    ((0, 0), "None of its runs met the convergence rule within the epoch cap."),
+    ((3, 1), "Runs that met the convergence rule within the epoch cap: BCE 3 of 8, MSE 1 of 8."),
+])
+def test_a_verdict_that_shows_a_difference_does_not_claim_non_equivalence_and_counts_unconverged_runs(converged,
+                                                                                                    expected):
+    """A failed equivalence test shows no non-equivalence: the 90 % CI here straddles the margin."""
+    from replicate.report import answer
+    from replicate.report.view import Results
+
+    v = {"dataset": "mnist10k", "model": "simple", "role": "primary", "n_seeds": 8, "status": "worse",
+         "difference": {"difference": 0.0105, "ci95": [0.0088, 0.0121], "relative_to_mse": 0.044},
+         "tost": {"p_value": 0.9}, "p_holm": 2.9e-6, "tost_p_holm": 1.0, "all_converged": False,
+         "convergence": {"bce": {"runs": 8, "converged": converged[0]}, "mse": {"runs": 8, "converged": converged[1]}}}
+    text = answer.sentence(Results({"sweep": {"config": {"margin": 0.02}}, "runs": []}), v)
+    assert ("BCE worse (Holm-corrected p < 0.001); equivalence within ±2 % not shown (Holm-corrected TOST "
+            "p = 1.0).") in text
+    assert "not equivalent" not in text and text.endswith(expected)
 
 
 def test_a_group_whose_every_seed_was_screened_out_says_so():
@@ -280,3 +302,23 @@ def test_a_loss_the_vocabulary_does_not_know_still_renders(fake, tmp_path):
     write_json(tmp_path / "results.json", rename(read_json(root / "results.json")))
     page = parse(report.write_report(tmp_path).read_text(encoding="utf-8"))
     assert page.order == SECTIONS and "mae_renamed" in page.sections["evidence"]["text"]
+
+
+def test_the_committed_reports_state_only_what_their_results_support():
+    """Counts of comparisons and reported numbers, the step budget only at the post's protocol, every backend that
+    trained runs, and no convergence claim where the models trained more epochs than the tutorial."""
+    from replicate.report import limitations, replication
+    from replicate.report.view import Results
+
+    root = Path(__file__).resolve().parents[1] / "reports"
+    replicated = Results(json.loads((root / "mnist-replication/results.json").read_text(encoding="utf-8")))
+    midtones = Results(json.loads((root / "mnist-midtones/results.json").read_text(encoding="utf-8")))
+    rep = replication.replication(replicated)
+    assert rep["summary"].startswith("10 comparisons with the post's 7 reported numbers (some compared under both "
+                                     "optimizers): 9 within the fixed tolerance on the seeds' mean, 1 outside it")
+    assert "here the step budget is matched, so each image is seen about 7.5 times as often" in rep["data"]
+    assert "this sweep's budget is its profile's, not the post's" in replication.replication(midtones)["data"]
+    points = limitations.limitations(replicated)["points"]
+    assert any("backends jax (18 runs), tensorflow (6 runs)." in p for p in points)
+    (budget,) = [p for p in points if p.startswith("Training budget")]
+    assert "convergence" not in budget  # 368 to 735 epochs against the tutorial's 50 and 100

@@ -48,5 +48,5 @@ def _summary(s: Results, rec: dict) -> str:
     lead = loss_label(rec["wins"][0]["loss"])
     return ("Measurably lower midtone RMSE than BCE (95% CI of the paired difference below zero, each on its own: "
             "not corrected for the number of losses and models compared, so descriptive): "
-            + "; ".join(parts) + f". Where midtones matter, prefer {lead} to BCE. On near-binary images such as "
-            "MNIST, where few pixels are midtones, BCE's weighting costs little.")
+            + "; ".join(parts) + f". This is not a recommendation of {lead}: the tested answer is the primary "
+            "verdicts', and a loss that wins one comparison here may lose another.")

@@ -143,14 +143,26 @@ def sentence(s: Results, v: dict) -> str:
         text += (f"; BCE is also {within} ({corrected}p {p_diff}), by less than the "
                  "margin." if within else ".")
     elif status in ("worse", "better"):
-        text += (f": BCE {status} ({corrected}p {p_diff}); not equivalent within "
-                 f"{margin}.")
+        text += (f": BCE {status} ({corrected}p {p_diff}); equivalence within {margin} not shown ({corrected}TOST "
+                 f"p {p_eq}).")
     else:
         text += (f": inconclusive — no difference shown ({corrected}p {p_diff}) and "
                  f"no equivalence within {margin} shown either.")
     if not v.get("all_converged", True):
-        text += " Some of its runs had not converged."
+        text += " " + _unconverged(v.get("convergence") or {})
     return text
+
+
+def _unconverged(convergence: dict) -> str:
+    """How many of a verdict's runs met the convergence rule, per loss, from its ``convergence`` counts."""
+    counts = [(loss.upper(), c["converged"], c["runs"]) for loss, c in convergence.items()
+              if isinstance(c, dict) and "runs" in c]
+    if not counts:
+        return "Not all of its runs met the convergence rule."
+    if all(k == 0 for _, k, _ in counts):
+        return "None of its runs met the convergence rule within the epoch cap."
+    return ("Runs that met the convergence rule within the epoch cap: "
+            + ", ".join(f"{loss} {k} of {n}" for loss, k, n in counts) + ".")
 
 
 def _forest(s: Results, rated: list[dict]) -> str:

@@ -1,6 +1,8 @@
 """The report's limitations: data, budget, convergence, seeds, hardware and the runs that did not finish."""
 from __future__ import annotations
 
+from collections import Counter
+
 from replicate import data
 from replicate.report.format import decimals, fmt, fmt_ci, join, plural
 from replicate.report.view import Results
@@ -29,9 +31,11 @@ def limitations(s: Results) -> dict:
             text += f" (the tutorial: {tut[model]['epochs']})"
         budgets.setdefault(text, []).append(model)
     if budgets:
+        short = any(model in tut and epochs is not None and epochs < tut[model]["epochs"]
+                    for _, model in s.models for epochs in [s.config_for("epochs", model)])
         items.append("Training budget: " + "; ".join(f"{join(models)}: {text}" for text, models in budgets.items())
-                     + ". Fewer images and epochs leave the models further from convergence, which is where a "
-                     "loss's weighting matters most.")
+                     + (". Models that trained fewer epochs than the tutorial's may be further from convergence "
+                        "than the post's" if short else "") + ".")
     settling = _settling(s)
     if settling:
         items.append(settling)
@@ -48,8 +52,11 @@ def limitations(s: Results) -> dict:
     device = s.provenance.get("device") or "not recorded"
     devices = sorted({r.get("device") for r in s.runs if r.get("device")})
     other = f" (runs report {', '.join(devices)})" if devices and devices != [device] else ""
+    backends = Counter(r["backend"] for r in s.runs if r.get("backend"))
+    backend = (", ".join(f"{b} ({plural(n, 'run')})" for b, n in backends.most_common()) if backends else
+               s.provenance.get("backend", cfg.get("backend", "?")))
     items.append(f"Hardware: {device}{other}"
-                 + f"; backend {s.provenance.get('backend', cfg.get('backend', '?'))}"
+                 + f"; backend{'s' if len(backends) > 1 else ''} {backend}"
                  + (", mixed precision" if cfg.get("mixed_precision") else "")
                  + ". Runs on another device or backend follow the same code but are not bit-identical; "
                  "compare sweeps with 'replicate compare'.")

