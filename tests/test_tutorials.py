@@ -16,6 +16,7 @@ import os
 import runpy
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ CASES = {
                   ["06_vae_reconstructions_synthetic_bce.png", "06_vae_latent_synthetic_bce.png",
                    "06_vae_manifold_synthetic_bce.png"]),
     # Two losses instead of seven keep this test short; the other losses have their own tests.
-    "07_loss_comparison.py": (["--losses", "mse"], ["Midtone RMSE per loss", "bce", "mse", "Report:"],
+    "07_loss_comparison.py": (["--losses", "mse"], ["Midtone RMSE per loss", "bce", "mse", "over 1 seed",
+                                                    "simple, 1 seed: BCE − MSE midtone RMSE", "Report:"],
                               ["07_loss_comparison_simple_synthetic.html"]),
 }
 
@@ -280,3 +282,19 @@ def test_fit_refuses_what_the_config_does_not_say(tmp_path, changes, named):
     with pytest.raises(ValueError, match=named):
         _tiny_fit(config.RunConfig(**TINY), tmp_path / "run", **changes)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_tutorial_compares_each_reported_number_with_what_the_replication_table_does(capsys):
+    """The sparse model's test loss is compared without its L1 penalty (Keras 1 left it out), as in results.json."""
+    sys.path.insert(0, str(TUTORIALS))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(TUTORIALS))
+    cfg = types.SimpleNamespace(model="sparse", loss="bce", dataset="mnist10k")  # the fields it reads
+    status = {"epoch": 735, "wall_s": 1.0, "final_loss": 0.1120, "final_val_loss": 0.0986,
+              "test_reconstruction_loss": 0.0945}
+    common.print_measured_vs_reported(cfg, status, quick=False)
+    out = capsys.readouterr().out
+    assert "the post reports 0.11 (train" in out and "this run's final train loss differs from it by +0.002" in out
+    assert "the post reports 0.10 (test" in out and "test loss without the penalty differs from it by -0.006" in out

@@ -96,18 +96,16 @@ with common.exit_on_data_error(analysis.ArtifactError):  # a damaged run's artif
     results = fileio.read_json(analysis.evaluate_sweep(sweep_dir))
 rows = {a["loss"]: a for a in results["aggregates"] if a["model"] == args.model and a["dataset"] == args.dataset}
 bce_mid = rows["bce"]["metrics"]["rmse_midtone"]["mean"] if "bce" in rows else None
-print(f"Midtone RMSE per loss ({args.model}, {args.dataset}, {common.plural(epochs, 'epoch')}, "
-      f"mean of {common.plural(args.seeds, 'seed')}):")
+print(f"Midtone RMSE per loss ({args.model}, {args.dataset}, {common.plural(epochs, 'epoch')}, the mean over each "
+      "loss's usable seeds):")
 for loss in losses:
     if loss not in rows:
-        print(f"  {loss:22s} no finished run")
+        screened = sum(m["model"] == args.model and m["loss"] == loss for m in results["screened"])
+        print(f"  {loss:22s} no usable run" + (f" ({screened} screened out)" if screened else ""))
         continue
     mid = rows[loss]["metrics"]["rmse_midtone"]["mean"]
     versus = f"  ({mid - bce_mid:+.4f} vs bce)" if bce_mid is not None and loss != "bce" else ""
-    print(f"  {loss:22s} {mid:.4f}{versus}")
-for verdict in results.get("verdicts", []):
-    if verdict.get("model") == args.model and verdict.get("sentence"):
-        print(verdict["sentence"])
+    print(f"  {loss:22s} {mid:.4f} over {common.plural(len(rows[loss]['seeds']), 'seed')}{versus}")
 
 """
 ## The report
@@ -121,5 +119,10 @@ try:
 except ImportError as err:
     print(f"No HTML report: replicate.report could not be imported ({err}).")
 else:
+    from replicate.report import answer, view
+
+    for verdict in results.get("verdicts", []):  # BCE against MSE, in the report's words
+        if verdict.get("model") == args.model:
+            print(answer.sentence(view.Results(results), verdict))
     html = report.write_report(sweep_dir, args.out / f"07_loss_comparison_{args.model}_{args.dataset}.html")
     print(f"Report: {html}")

