@@ -356,7 +356,28 @@ def test_capacity_variants_inform_the_mechanism_not_the_answer(tmp_path):
     assert [v["model"] for v in r["verdicts"]] == ["simple"]
     rows = r["mechanism"]["capacity"]["rows"]
     assert [row["code_size"] for row in rows] == [8, 32, 256] and all(row["gap"]["n"] == 4 for row in rows)
-    assert r["mechanism"]["capacity"]["trend"]["n"] == 12 and r["mechanism"]["capacity"]["trend"]["slope"] < 0
+    trend = r["mechanism"]["capacity"]["trend"]
+    assert trend["n"] == 12 and trend["slope"] < 0 and trend["excludes_zero"] and trend["conclusion"] == "as predicted"
+
+
+@pytest.mark.parametrize("trend,conclusion", [
+    ({"slope": None}, "too few runs"),
+    ({"slope": -0.002, "excludes_zero": False}, "no trend shown"),
+    ({"slope": -0.002, "excludes_zero": True}, "as predicted"),
+    ({"slope": 0.0018, "excludes_zero": True}, "against the prediction"),
+])
+def test_the_capacity_prediction_is_judged_in_the_analysis(trend, conclusion):
+    """A gap that grows as capacity shrinks (a negative slope per doubling of the code size) is what the weighting
+    argument predicts; the report only words the conclusion."""
+    from replicate.analysis import mechanism
+    from replicate.report import tested
+
+    assert mechanism.trend_conclusion(trend) == conclusion
+    reference = Path(__file__).resolve().parents[1] / "reports/reference/results.json"
+    rows = json.loads(reference.read_text(encoding="utf-8"))["mechanism"]["capacity"]["rows"]
+    words = tested._capacity({"rows": rows, "trend": {"ci95": [-1.0, 1.0], **trend, "conclusion": conclusion}})["trend"]
+    assert {"too few runs": "Too few runs", "no trend shown": "no trend is shown", "as predicted": "as the weighting",
+            "against the prediction": "against the prediction"}[conclusion] in words
 
 
 def test_the_answer_names_the_models_without_a_verdict(tmp_path):

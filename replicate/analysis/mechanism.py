@@ -139,7 +139,18 @@ def capacity(runs: list[dict]) -> dict | None:
     if len({r["code_size"] for r in rows}) < 3:
         return None
     rows.sort(key=lambda r: (r["dataset"], r["code_size"]))
-    return {"rows": rows, "trend": _slope(np.array(xs), np.array(ys))}
+    trend = _slope(np.array(xs), np.array(ys))
+    return {"rows": rows, "trend": {**trend, "conclusion": trend_conclusion(trend)}}
+
+
+def trend_conclusion(trend: dict) -> str:
+    """The capacity prediction judged by the slope of the gap per doubling of the code size: the weighting argument
+    predicts a gap that grows as capacity shrinks, i.e. a negative slope whose CI excludes 0."""
+    if trend.get("slope") is None:
+        return "too few runs"
+    if not trend.get("excludes_zero"):
+        return "no trend shown"
+    return "as predicted" if trend["slope"] < 0 else "against the prediction"
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> dict:

@@ -3,6 +3,7 @@ outputs each loss leaves saturated at the wrong end, as ``results.json`` compute
 from __future__ import annotations
 
 from replicate import figures, vocabulary
+from replicate.analysis import mechanism
 from replicate.report.format import capitalised, effect, fmt, join, plural
 from replicate.report.view import Results
 from replicate.vocabulary import loss_label
@@ -132,19 +133,16 @@ def _capacity(cap: dict | None) -> dict | None:
                      "relative": fmt(100 * r["relative_gap"]["mean"], sig=2, sign=True) + " %"
                      if r["relative_gap"]["mean"] is not None else "—"})
     trend = cap["trend"]
-    if trend.get("slope") is None:
-        words = "Too few runs to fit a trend."
-    else:
-        slope = effect({"difference": trend["slope"], "ci95": trend["ci95"]})
-        if not trend["excludes_zero"]:
-            words = (f"The gap changes by {slope} per doubling of the code size: no trend is shown, so the "
-                     "prediction that the gap grows as capacity shrinks is not confirmed here.")
-        elif trend["slope"] < 0:
-            words = (f"The gap shrinks by {slope} per doubling of the code size: it grows as capacity shrinks, as the "
-                     "weighting argument predicts.")
-        else:
-            words = (f"The gap grows by {slope} per doubling of the code size: against the prediction, it is larger "
-                     "with more capacity.")
+    # Files written before results.json held the conclusion are judged by the same rule of the analysis.
+    conclusion = trend.get("conclusion") or mechanism.trend_conclusion(trend)
+    slope = effect({"difference": trend["slope"], "ci95": trend["ci95"]}) if trend.get("slope") is not None else ""
+    words = {"too few runs": "Too few runs to fit a trend.",
+             "no trend shown": (f"The gap changes by {slope} per doubling of the code size: no trend is shown, so "
+                                "the prediction that the gap grows as capacity shrinks is not confirmed here."),
+             "as predicted": (f"The gap shrinks by {slope} per doubling of the code size: it grows as capacity "
+                              "shrinks, as the weighting argument predicts."),
+             "against the prediction": (f"The gap grows by {slope} per doubling of the code size: against the "
+                                        "prediction, it is larger with more capacity.")}[conclusion]
     return {"figure": figures.gap_by_code_size(series), "rows": rows, "trend": words}
 
 
