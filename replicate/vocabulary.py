@@ -70,6 +70,10 @@ class ModelTerm:
         return self.builder in ("sparse", "vae")
 
 
+#: Which way a metric improves: +1 higher is better, -1 lower is better. Metrics not listed (edge transfer, energy
+#: kept, error ratios) have no better direction: a difference in them is marked, not judged.
+BETTER = {"ssim": 1, "ssim_midtone": 1, "psnr_mean_of_images": 1, "rmse": -1, "rmse_midtone": -1, "rmse_extreme": -1}
+
 #: The loss every other loss is compared with, and the one the primary comparison sets against it.
 BASELINE = "bce"
 COMPARATOR = "mse"

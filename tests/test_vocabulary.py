@@ -49,3 +49,14 @@ def test_an_unknown_key_lists_the_valid_ones():
     with pytest.raises(ValueError, match="valid model keys: simple, sparse"):
         vocabulary.model("resnet")
     assert vocabulary.loss_label("other") == "other" and vocabulary.loss_color("other").startswith("#")
+
+
+def test_every_metric_that_is_judged_has_one_direction_and_it_is_right():
+    """The verdicts' endpoints and the best-loss criteria read their direction here; similarity improves upward,
+    error downward, and the marked-only measures have none."""
+    from replicate.analysis import selection
+
+    for metric in (*config.ENDPOINTS, *selection.BEST_LOSS_CRITERIA):
+        assert vocabulary.BETTER[metric] == (1 if "ssim" in metric or "psnr" in metric else -1), metric
+    assert not {"edge_transfer", "edge_transfer_midtone", "hf_energy_ratio",
+                "midtone_extreme_rmse_ratio"} & set(vocabulary.BETTER)

@@ -33,8 +33,8 @@ def _losses_of(results: dict, dataset: str, model: str) -> list[str]:
     return [loss for d, m, loss in results["groups"] if (d, m) == (dataset, model)]
 
 
-#: Criteria of the best-loss table: (metric, lower is better).
-BEST_LOSS_CRITERIA = (("rmse_midtone", True), ("ssim_midtone", False), ("ssim", False))
+#: Criteria of the best-loss table, each best in the direction ``vocabulary.BETTER`` gives.
+BEST_LOSS_CRITERIA = ("rmse_midtone", "ssim_midtone", "ssim")
 
 
 def recommendation(results: dict) -> dict:
@@ -46,12 +46,12 @@ def recommendation(results: dict) -> dict:
     for dataset, model in _models_of(results):
         losses = _losses_of(results, dataset, model)
         cands = [(loss, aggs[(dataset, model, loss)]) for loss in losses if (dataset, model, loss) in aggs]
-        for metric, lower_better in BEST_LOSS_CRITERIA if len(cands) >= 2 else ():
+        for metric in BEST_LOSS_CRITERIA if len(cands) >= 2 else ():
             scored = [(loss, a["metrics"].get(metric, {})) for loss, a in cands
                       if _finite(a["metrics"].get(metric, {}).get("mean"))]
             if not scored:
                 continue
-            loss, stat = (min if lower_better else max)(scored, key=lambda p: p[1]["mean"])
+            loss, stat = (min if vocabulary.BETTER[metric] < 0 else max)(scored, key=lambda p: p[1]["mean"])
             row = {"dataset": dataset, "model": model, "metric": metric, "loss": loss, "mean": stat["mean"],
                    "ci95": stat.get("ci95"), "vs_baseline": None}
             comp = comps.get((dataset, model, loss, metric))

@@ -9,8 +9,6 @@ from replicate.analysis.runs import num, runs_by_group
 from replicate.analysis.stats import ALPHA, excludes_zero, holm, paired_test, t_interval, tost
 from replicate.vocabulary import BASELINE, COMPARATOR
 
-#: Endpoints where a larger value is better (the others are errors: smaller is better).
-HIGHER_IS_BETTER = {"ssim_midtone"}
 #: Descriptive secondary measures, BCE - MSE paired by seed.
 SECONDARY = ("edge_transfer_midtone", "midtone_extreme_rmse_ratio", "midtone_open_extreme_rmse_ratio", "ssim")
 
@@ -102,7 +100,7 @@ def _direction(v: dict, endpoint: str) -> str | None:
     if p_diff is None or p_diff >= ALPHA:
         return None
     bce_larger = v["difference"]["difference"] > 0
-    return "better" if bce_larger == (endpoint in HIGHER_IS_BETTER) else "worse"
+    return "better" if bce_larger == (vocabulary.BETTER[endpoint] > 0) else "worse"
 
 
 def _classify(effect: dict, above: str, inside: str, below: str) -> str:

@@ -5,22 +5,21 @@ from __future__ import annotations
 from replicate import figures
 from replicate.report.format import ci_decimals, decimals, effect, fmt, fmt_ci
 from replicate.report.view import Results
-from replicate.vocabulary import BASELINE, loss_color, loss_label
+from replicate.vocabulary import BASELINE, BETTER, loss_color, loss_label
 
-#: Metric tables: (title, caption, ((metric key, label, direction)...)); direction +1 higher is better,
-#: -1 lower is better, 0 neither (the difference is marked, not judged).
+#: Metric tables: (title, caption, ((metric key, label)...)); a difference is judged better or worse in the
+#: direction ``vocabulary.BETTER`` gives, and only marked for a metric without one.
 METRIC_TABLES = (
     ("Whole image", "SSIM (Gaussian window), PSNR (mean over images), edge transfer (the slope of the "
      "reconstruction's gradients on the target's: 1 = every edge kept, below 1 = blurred) and the share of "
      "high-frequency energy kept.",
-     (("ssim", "SSIM", 1), ("psnr_mean_of_images", "PSNR (dB)", 1), ("edge_transfer", "Edge transfer", 0),
-      ("hf_energy_ratio", "HF energy kept", 0))),
+     (("ssim", "SSIM"), ("psnr_mean_of_images", "PSNR (dB)"), ("edge_transfer", "Edge transfer"),
+      ("hf_energy_ratio", "HF energy kept"))),
     ("By target intensity", "Computed over midtone target pixels, or extreme ones (exact 0, dark, highlight, "
      "exact 1); midtone edge transfer is over the inside of shapes (midtone pixels not touching background); "
      "the last column is midtone RMSE / extreme RMSE.",
-     (("ssim_midtone", "Midtone SSIM", 1), ("rmse_midtone", "Midtone RMSE", -1),
-      ("rmse_extreme", "Extreme RMSE", -1), ("edge_transfer_midtone", "Midtone edge transfer", 0),
-      ("midtone_extreme_rmse_ratio", "Midtone / extreme", 0))),
+     (("ssim_midtone", "Midtone SSIM"), ("rmse_midtone", "Midtone RMSE"), ("rmse_extreme", "Extreme RMSE"),
+      ("edge_transfer_midtone", "Midtone edge transfer"), ("midtone_extreme_rmse_ratio", "Midtone / extreme"))),
 )
 _GROUPS = {"zero": "exact 0", "open_extreme": "open extremes", "one": "exact 1"}
 
@@ -62,7 +61,8 @@ def _metric_table(s: Results, title: str, caption: str, spec) -> dict:
             row = {"loss": loss_label(loss), "color": loss_color(loss), "seeds": f"{done}/{expected}",
                    "partial": done < expected, "missing": done == 0, "cells": []}
             agg = s.aggs.get(key)
-            for metric, _, direction in spec:
+            for metric, _ in spec:
+                direction = BETTER.get(metric, 0)
                 stat = (agg or {}).get("metrics", {}).get(metric) or {}
                 d = decimals(stat.get("mean"), 3)
                 cell = {"value": fmt(stat.get("mean"), d), "ci": fmt_ci(stat.get("ci95"), d) if stat else ""}
@@ -84,7 +84,7 @@ def _metric_table(s: Results, title: str, caption: str, spec) -> dict:
                 row["cells"].append(cell)
             rows.append(row)
         groups.append({"model": s.title(dataset, model), "rows": rows})
-    return {"title": title, "caption": caption, "columns": [label for _, label, _ in spec], "groups": groups}
+    return {"title": title, "caption": caption, "columns": [label for _, label in spec], "groups": groups}
 
 
 def _check(s: Results, c: dict) -> dict:
