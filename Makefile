@@ -36,15 +36,15 @@ bench: setup
 
 setup: $(INSTALLED)
 
-# With the lock, uv installs it (52 s from an empty cache against pip's 106 s, bytecode compiled as pip does);
-# `sync` also removes what the lock no longer holds, then pip and the package itself are put back.
+# With the lock, uv installs it (52 s from an empty cache against pip's 106 s, bytecode compiled as pip does).
+# `install -r`, not `sync`: a GPU build of JAX installed by hand (README, "GPU") is kept.
 $(INSTALLED): pyproject.toml $(LOCK) | $(if $(LOCK),$(UV))
 	@scripts/check-python.sh $(PYTHON) $(LOCK)
 	rm -f $(VENV)/.installed*
 	$(PYTHON) -m venv $(VENV)
 ifneq ($(LOCK),)
-	$(UV) pip sync -q --python $(BIN)/python --compile-bytecode $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --compile-bytecode --upgrade pip
+	$(UV) pip install -q --python $(BIN)/python --compile-bytecode -r $(LOCK)
 	$(UV) pip install -q --python $(BIN)/python --compile-bytecode --no-deps -e .
 else
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -255,14 +255,21 @@ def profile(name: str, *, dataset: str | None = None) -> SweepConfig:
                        seeds=(0, 1, 2), patience=None)
 
 
-def step_budget_epochs(model: str, dataset: str) -> int:
-    """Epochs that give ``model`` the post's optimizer-step budget on ``dataset``'s training set: the post's epochs
-    times its steps per epoch on 60,000 images, over the steps per epoch here (rounded up)."""
+def post_steps(model: str) -> int:
+    """The post's optimizer steps for ``model``: its epochs times its steps per epoch on 60,000 images."""
     from replicate import data
 
     proto = tutorial.PROTOCOLS[vocabulary.model(model).post_model]
-    post_steps = proto.epochs * math.ceil(data.SIZES["train"] / proto.batch_size)
-    return math.ceil(post_steps / math.ceil(data.sizes(dataset)["train"] / proto.batch_size))
+    return proto.epochs * math.ceil(data.SIZES["train"] / proto.batch_size)
+
+
+def step_budget_epochs(model: str, dataset: str) -> int:
+    """Epochs that give ``model`` the post's optimizer-step budget on ``dataset``'s training set: the post's steps
+    over the steps per epoch here (rounded up)."""
+    from replicate import data
+
+    batch = tutorial.PROTOCOLS[vocabulary.model(model).post_model].batch_size
+    return math.ceil(post_steps(model) / math.ceil(data.sizes(dataset)["train"] / batch))
 
 
 def override(base: SweepConfig, *, dataset=None, models=None, losses=None, seeds=None, epochs=None,

@@ -12,7 +12,12 @@ done
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages: ${missing[*]}"
   log=$(mktemp)  # apt's own notes (debconf, dpkg) are shown only when an install fails
-  apt-get update -qq >"$log" 2>&1 || echo "warning: apt-get update failed; installing from the package lists there are" >&2
+  # A fresh VM's unattended upgrades may hold the package lists' lock for a while: try a few times.
+  for try in 1 2 3 4 5 6; do
+    apt-get update -qq >"$log" 2>&1 && break
+    [ "$try" -eq 6 ] && echo "warning: apt-get update failed; installing from the package lists there are" >&2 \
+      || sleep 10
+  done
   for pkg in "${missing[@]}"; do
     # Wait for another apt (unattended upgrades on a fresh VM) instead of failing at once.
     if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$pkg" >>"$log" 2>&1; then

@@ -202,11 +202,21 @@ def test_screening_thresholds():
     assert analysis.screen(np.full_like(a, np.nan), a)["verdict"] == "diverged"
 
 
-def test_a_sweep_with_no_usable_run_is_refused_without_touching_results(tmp_path):
+@pytest.mark.parametrize("stopped,advice", [
+    ("epoch cap", "1 collapsed at their epoch cap: more --epochs, into a new folder, may train them."),
+    ("converged", "1 diverged, or collapsed before their cap: with these settings they would end the same way"),
+])
+def test_a_sweep_with_no_usable_run_is_refused_without_touching_results(tmp_path, stopped, advice):
+    """A run that collapsed at its cap may train with more epochs; one that collapsed before it stops there again."""
+    from replicate.fileio import read_json, write_json
+
     root = write_fake_sweep(tmp_path, losses=("bce",), seeds=(0,), constant=[("simple", "bce", 0)])
+    status = root / "fashion_mnist/simple/bce/seed0/status.json"
+    write_json(status, {**read_json(status), "stopped": stopped})
     (root / "results.json").write_text('{"keep": true}', encoding="utf-8")
-    with pytest.raises(analysis.ArtifactError, match="no run of .* is usable .*1 screened.*train longer"):
+    with pytest.raises(analysis.ArtifactError, match="no run of .* is usable .*1 screened") as caught:
         analysis.evaluate_sweep(root)
+    assert advice in str(caught.value) and ("more --epochs" in str(caught.value)) == (stopped == "epoch cap")
     assert json.loads((root / "results.json").read_text()) == {"keep": True}
 
 
@@ -223,9 +233,9 @@ def test_a_sweep_with_no_usable_run_names_a_run_and_its_own_remedy(tmp_path, sta
         shutil.rmtree(root / "fashion_mnist/simple/bce/seed0")
     with pytest.raises(analysis.ArtifactError) as caught:
         analysis.evaluate_sweep(root)
-    assert advice in str(caught.value) and "(and 1 more; each one's status.json says why)" in str(caught.value)
+    assert advice in str(caught.value) and "(and 1 more not finished)" in str(caught.value)
     if state == "incomplete":
-        assert "fashion_mnist/simple/bce/seed0 is incomplete: status says done" in str(caught.value)
+        assert "fashion_mnist/simple/bce/seed0 (incomplete): status says done" in str(caught.value)
 
 
 def test_evaluate_sweep_is_idempotent_and_caches_metrics(default_sweep):
@@ -378,6 +388,30 @@ def test_the_capacity_prediction_is_judged_in_the_analysis(trend, conclusion):
     words = tested._capacity({"rows": rows, "trend": {"ci95": [-1.0, 1.0], **trend, "conclusion": conclusion}})["trend"]
     assert {"too few runs": "Too few runs", "no trend shown": "no trend is shown", "as predicted": "as the weighting",
             "against the prediction": "against the prediction"}[conclusion] in words
+
+
+def test_a_results_file_without_the_trends_conclusion_is_judged_by_the_analysis_rule():
+    """The committed reference predates the field: its slope, +0.0018 per doubling with a CI above 0, is against
+    the prediction."""
+    from replicate.report import tested
+
+    reference = Path(__file__).resolve().parents[1] / "reports/reference/results.json"
+    cap = json.loads(reference.read_text(encoding="utf-8"))["mechanism"]["capacity"]
+    assert "conclusion" not in cap["trend"]
+    assert "against the prediction, it is larger with more capacity" in tested._capacity(cap)["trend"]
+
+
+def test_the_step_budget_is_matched_only_where_every_run_trained_the_posts_steps_on_every_image():
+    from replicate import config
+    from replicate.analysis.replication import step_budget_matched
+
+    steps = config.post_steps("simple")  # 50 epochs of 235 steps
+    assert steps == 11750
+    assert step_budget_matched("simple", {"train_limit": None}, [steps, steps + 26])
+    assert not step_budget_matched("simple", {"train_limit": None}, [steps, steps - 1])
+    assert not step_budget_matched("simple", {"train_limit": {"simple": 4000}}, [steps])
+    assert not step_budget_matched("simple", {"train_limit": None}, [steps, None])
+    assert not step_budget_matched("simple", {"train_limit": None}, [])
 
 
 def test_the_answer_names_the_models_without_a_verdict(tmp_path):
@@ -727,9 +761,14 @@ def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder
         return {"started": started, **({"settings_sha256": settings} if settings else {})}
 
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
-    assert analysis._present([a1, b, a2, a3], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
-    assert analysis._present([a1, b], "B") == [b]
-    assert analysis._present([rec("05", "A"), rec("05", "B")], "B") == [rec("05", "B")]  # started the same second
+    assert analysis._present([[a1, b, a2, a3]], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
+    assert analysis._present([[a1, b]], "B") == [b]
+    # Started in the same second: within one file the order decides, either way round.
+    assert analysis._present([[rec("05", "A"), rec("05", "B")]], "B") == [rec("05", "B")]
+    early, late = {**rec("05", "A"), "command": "early"}, {**rec("05", "A"), "command": "late"}
+    assert analysis._present([[early, rec("05", "B"), late]], "A") == [late]
+    assert analysis._present([[a1], [rec("05", "B")], [rec("05", "A")]], "A") == [rec("05", "A")]  # two shard files
+    assert analysis._present([[a1, rec("06", "A")], [rec("05", "B")]], "A") == [rec("06", "A")]
     old, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
-    assert analysis._present([old, new], "A") == [new] and analysis._present([old], "A") == [old]
-    assert analysis._present([rec("01", "B")], "A") == [rec("01", "B")]  # none fits: all
+    assert analysis._present([[old, new]], "A") == [new] and analysis._present([[old]], "A") == [old]
+    assert analysis._present([[rec("01", "B")]], "A") == [rec("01", "B")]  # none fits: all

@@ -440,7 +440,7 @@ def test_a_done_run_without_its_reconstructions_is_skipped_by_a_rerun_and_its_ad
     assert not (run / "reconstructions.npz").exists()  # not trained again: a rerun alone does not mend it
     capsys.readouterr()
     assert cli.main(["evaluate", str(out)]) == 2
-    assert "is incomplete: status says done but reconstructions.npz is missing; delete this run's folder" in \
+    assert "(incomplete): status says done but reconstructions.npz is missing; delete this run's folder" in \
         capsys.readouterr().err
     shutil.rmtree(run)
     assert finished(cli.main(base)) and (run / "reconstructions.npz").exists()

@@ -114,15 +114,11 @@ The HTML report puts the numbers beside confidence intervals, the theory and a g
 reconstructions. It is one self-contained file.
 """
 
-try:
-    from replicate import report
-except ImportError as err:
-    print(f"No HTML report: replicate.report could not be imported ({err}).")
-else:
-    from replicate.report import answer, view
+from replicate import report
+from replicate.report import answer, view
 
-    for verdict in results.get("verdicts", []):  # BCE against MSE, in the report's words
-        if verdict.get("model") == args.model:
-            print(answer.sentence(view.Results(results), verdict))
-    html = report.write_report(sweep_dir, args.out / f"07_loss_comparison_{args.model}_{args.dataset}.html")
-    print(f"Report: {html}")
+for verdict in results.get("verdicts", []):  # BCE against MSE, in the report's words
+    if verdict.get("model") == args.model:
+        print(answer.sentence(view.Results(results), verdict))
+html = report.write_report(sweep_dir, args.out / f"07_loss_comparison_{args.model}_{args.dataset}.html")
+print(f"Report: {html}")

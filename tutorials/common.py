@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from replicate import config, data, fileio, provenance, tutorial, vocabulary
-from replicate.analysis.replication import compared_value
 from replicate.config import RunConfig
 from replicate.report.format import as_posted
 
@@ -221,6 +220,8 @@ def print_measured_vs_reported(cfg: RunConfig, status: dict, *, quick: bool) -> 
           f"train loss {status['final_loss']:.4f}, validation loss {status['final_val_loss']:.4f}")
     if cfg.dataset in DATA_NOTES:
         print(f"Data: {DATA_NOTES[cfg.dataset]}.")
+    from replicate.analysis.replication import compared_value  # here: the analysis loads scipy
+
     reported = tutorial.reported_for(cfg.model)
     comparable = cfg.loss == "bce" and cfg.dataset in DATA_NOTES and not quick
     for r in reported:

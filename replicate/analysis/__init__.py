@@ -72,13 +72,19 @@ def _nothing_usable(sweep: Path, collected: dict) -> str:
     missing, screened = collected["missing"], collected["screened"]
     if missing:
         first = missing[0]
-        more = f" (and {len(missing) - 1} more; each one's status.json says why)" if len(missing) > 1 else ""
-        text += f" {first['path']} is {first['status']}: {first['reason']}{more}."
+        more = f" (and {len(missing) - 1} more not finished)" if len(missing) > 1 else ""
+        text += f" {first['path']} ({first['status']}): {first['reason']}{more}."
         if any(m["status"] in ("pending", "failed") for m in missing):
             text += " The sweep's command trains the pending and failed runs again."
     if screened:
-        text += (f" {len(screened)} run(s) collapsed or diverged and were screened out; the same command keeps them "
-                 "as they are: train longer (more --epochs) into a new folder.")
+        capped = sum(m["screen"]["verdict"] == "collapsed" and (m.get("training") or {}).get("stopped") == "epoch cap"
+                     for m in screened)
+        text += f" {len(screened)} run(s) were screened out, and the same command keeps them as they are."
+        if capped:
+            text += f" {capped} collapsed at their epoch cap: more --epochs, into a new folder, may train them."
+        if capped < len(screened):
+            text += (f" {len(screened) - capped} diverged, or collapsed before their cap: with these settings they "
+                     "would end the same way again, so more epochs do not help.")
     return text
 
 
@@ -189,11 +195,11 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
     run (a shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard
     order, then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
     paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
-    records = sorted((r for p in paths for r in _processes(read_artifact(p, "the sweep's provenance"))),
-                     key=_shard_order)
+    files = [_processes(read_artifact(p, "the sweep's provenance")) for p in paths]
+    records = sorted((r for f in files for r in f), key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
-    first = min(_present(records, settings), key=lambda r: (not r.get("started"), str(r.get("started") or "")))
+    first = min(_present(files, settings), key=lambda r: (not r.get("started"), str(r.get("started") or "")))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
@@ -206,14 +212,19 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
             **({"differs": differs} if differs else {})}
 
 
-def _present(records: list[dict], settings: str | None) -> list[dict]:
+def _present(files: list[list[dict]], settings: str | None) -> list[dict]:
     """The processes that trained the runs now in the folder: those with the present ``settings`` (their digest)
-    started after the last one with other settings (whose runs a rerun with ``--discard-changed`` replaced); records
-    from before the digest was kept only where none has it; all of them where neither rule leaves any."""
-    other = [str(r.get("started") or "") for r in records if r.get("settings_sha256") not in (None, settings)]
-    after = [r for r in records if str(r.get("started") or "") >= max(other, default="")]  # starts are to the second
+    that came after every one with other settings (whose runs a rerun with ``--discard-changed`` replaced); records
+    from before the digest was kept only where none has it; all of them where neither rule leaves any. ``files``:
+    each provenance file's records, oldest first. Within a file the order says which came after (starts are
+    recorded to the second, so two processes may share one); between files, the start time."""
+    tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records)]
+    others = [(i, j, str(r.get("started") or "")) for i, j, r in tagged
+              if r.get("settings_sha256") not in (None, settings)]
+    after = [r for i, j, r in tagged
+             if all(j > oj if i == oi else str(r.get("started") or "") >= started for oi, oj, started in others)]
     return ([r for r in after if r.get("settings_sha256") == settings]
-            or [r for r in after if r.get("settings_sha256") is None] or records)
+            or [r for r in after if r.get("settings_sha256") is None] or [r for _, _, r in tagged])
 
 
 def _compared(record: dict, key: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from replicate import tutorial, vocabulary
+from replicate import config, tutorial, vocabulary
 from replicate.analysis.stats import t_interval
 from replicate.vocabulary import BASELINE
 
@@ -25,6 +25,14 @@ def _variants(rep: tutorial.Reported) -> list[str]:
     if rep.version.startswith("V1"):
         return [adadelta] if adadelta else []
     return [rep.model] + ([adadelta] if adadelta else [])
+
+
+def step_budget_matched(model: str, protocol_used: dict, steps: list) -> bool:
+    """Whether every run of ``model`` trained at least the post's optimizer steps on the whole training set (so
+    that on a smaller set each image is seen proportionally more often)."""
+    train = protocol_used.get("train_limit")
+    train = train.get(model) if isinstance(train, dict) else train
+    return bool(steps) and train is None and all(s is not None and s >= config.post_steps(model) for s in steps)
 
 
 def compared_value(rep: tutorial.Reported, run: dict) -> tuple[str, float | None]:

