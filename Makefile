@@ -37,7 +37,7 @@ bench: setup
 setup: $(INSTALLED)
 
 # With the lock, uv installs it (52 s from an empty cache against pip's 106 s, bytecode compiled as pip does).
-# `install -r`, not `sync`: a GPU build of JAX installed by hand (README, "GPU") is kept.
+# `install -r`, not `sync`, which would remove a GPU build of JAX installed by hand (README, "GPU").
 $(INSTALLED): pyproject.toml $(LOCK) | $(if $(LOCK),$(UV))
 	@scripts/check-python.sh $(PYTHON) $(LOCK)
 	rm -f $(VENV)/.installed*

@@ -79,7 +79,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     with SweepLock(out, *shard, log=log):
         units = units_of_shard(sweep.runs(), *shard, fuse=fuse)
         mine = [r for unit in units for r in unit]
-        _check_settings(out, sweep, units, discard_changed, log)
+        discarded = _check_settings(out, sweep, units, discard_changed, log)
         started_at = provenance.now()
         index = np.arange(len(test_u8))[: sweep.test_limit]
         fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
@@ -97,7 +97,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
         prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}",
-                    settings_sha256=settings_digest(sweep.to_dict()))
+                    settings_sha256=settings_digest(sweep.to_dict()), discarded=discarded)
         prov_path = provenance_path(out, shard)
         earlier = _earlier(prov_path, log)
         last = (earlier.get("earlier") or [{}])[-1]
@@ -175,9 +175,9 @@ def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
 
 
 def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
-                    log: Callable[[str], None]) -> None:
+                    log: Callable[[str], None]) -> int:
     """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
-    runs whose recorded config differs); train again runs whose status.json is damaged."""
+    runs whose recorded config differs, and return how many); train again runs whose status.json is damaged."""
     index = out / "sweep.json"
     if index.exists():
         try:
@@ -220,6 +220,7 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         clean_run(out / cfg.path)
         if len(unit) > 1:
             shutil.rmtree(fuse_state(out, unit), ignore_errors=True)  # its checkpoint holds the old settings too
+    return len(changed)
 
 
 def _clamped(sweep: SweepConfig, n_train: int, n_test: int, log: Callable[[str], None]) -> SweepConfig:

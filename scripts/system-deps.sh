@@ -12,11 +12,14 @@ done
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages: ${missing[*]}"
   log=$(mktemp)  # apt's own notes (debconf, dpkg) are shown only when an install fails
-  # A fresh VM's unattended upgrades may hold the package lists' lock for a while: try a few times.
+  # A fresh VM's unattended upgrades may hold the package lists' lock for a while: wait for that, not for the rest.
   for try in 1 2 3 4 5 6; do
     apt-get update -qq >"$log" 2>&1 && break
-    [ "$try" -eq 6 ] && echo "warning: apt-get update failed; installing from the package lists there are" >&2 \
-      || sleep 10
+    if [ "$try" -eq 6 ] || ! grep -qiE "could not get lock|held by process" "$log"; then
+      echo "warning: apt-get update failed; installing from the package lists there are" >&2
+      break
+    fi
+    sleep 10
   done
   for pkg in "${missing[@]}"; do
     # Wait for another apt (unattended upgrades on a fresh VM) instead of failing at once.

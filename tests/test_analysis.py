@@ -233,9 +233,11 @@ def test_a_sweep_with_no_usable_run_names_a_run_and_its_own_remedy(tmp_path, sta
         shutil.rmtree(root / "fashion_mnist/simple/bce/seed0")
     with pytest.raises(analysis.ArtifactError) as caught:
         analysis.evaluate_sweep(root)
-    assert advice in str(caught.value) and "(and 1 more not finished)" in str(caught.value)
+    text = str(caught.value)  # one example of each kind of run, each with its own remedy
+    assert advice in text and "fashion_mnist/simple/mse/seed0 (failed): simulated failure." in text
+    assert "The sweep's command trains the pending and failed runs again." in text
     if state == "incomplete":
-        assert "fashion_mnist/simple/bce/seed0 (incomplete): status says done" in str(caught.value)
+        assert "fashion_mnist/simple/bce/seed0 (incomplete): status says done" in text
 
 
 def test_evaluate_sweep_is_idempotent_and_caches_metrics(default_sweep):
@@ -280,7 +282,7 @@ def test_replication_status_follows_protocol_and_tolerance(tmp_path):
     """The current post's adam number (0.09) is set beside 'simple', the 2016 adadelta number (0.11) beside
     'simple_adadelta'; within 0.01 replicated, beyond it not, and a model the sweep lacks is not run."""
     root = write_fake_sweep(tmp_path / "a", dataset="mnist10k", profile="replication", losses=("bce",),
-                            models=("simple", "simple_adadelta"),
+                            models=("simple", "simple_adadelta"), epochs=368, config_extra={"train_limit": None},
                             final_val_loss={"simple/bce": 0.092, "simple_adadelta/bce": 0.14})
     rows = _simple_rows(_results(analysis.evaluate_sweep(root)))
     assert rows[("simple", 0.09)]["status"] == "replicated"
@@ -288,6 +290,15 @@ def test_replication_status_follows_protocol_and_tolerance(tmp_path):
     assert rows[("simple_adadelta", 0.11)]["status"] == "not replicated"
     deep = [r for r in _results(root / "results.json")["replication"] if r["model"] == "deep"]
     assert deep and all(r["status"] == "not run" for r in deep)
+
+
+def test_a_replication_sweep_short_of_the_posts_steps_is_not_compared(tmp_path):
+    """The post's 50 epochs on the 8,004 digits are 1,600 of its 11,750 steps (a tutorial-profile sweep, say)."""
+    root = write_fake_sweep(tmp_path, dataset="mnist10k", profile="tutorial", losses=("bce",), models=("simple",),
+                            epochs=50, config_extra={"train_limit": None}, final_val_loss={"simple/bce": 0.092})
+    row = _simple_rows(_results(analysis.evaluate_sweep(root)))[("simple", 0.09)]
+    assert row["status"] == "not run" and row["measured"] and row["difference"] is None
+    assert "did not all train the post's 11,750 optimizer steps (368 epochs of every training image here)" in row["why"]
 
 
 def test_replication_outside_the_posts_protocol(default_sweep):
@@ -405,13 +416,16 @@ def test_the_step_budget_is_matched_only_where_every_run_trained_the_posts_steps
     from replicate import config
     from replicate.analysis.replication import step_budget_matched
 
-    steps = config.post_steps("simple")  # 50 epochs of 235 steps
-    assert steps == 11750
-    assert step_budget_matched("simple", {"train_limit": None}, [steps, steps + 26])
-    assert not step_budget_matched("simple", {"train_limit": None}, [steps, steps - 1])
-    assert not step_budget_matched("simple", {"train_limit": {"simple": 4000}}, [steps])
-    assert not step_budget_matched("simple", {"train_limit": None}, [steps, None])
-    assert not step_budget_matched("simple", {"train_limit": None}, [])
+    assert config.post_steps("simple") == 11750  # 50 epochs of 235 steps of 256 images
+    assert config.step_budget_epochs("simple", "mnist10k") == 368 and config.step_budget_epochs("simple", "mnist") == 50
+    everything = {"train_limit": None}
+    assert step_budget_matched("simple", "mnist10k", everything, [368, 368])
+    assert step_budget_matched("simple", "mnist", everything, [50])
+    assert not step_budget_matched("simple", "mnist10k", everything, [368, 300])  # stopped early by the rule
+    assert not step_budget_matched("simple", "mnist10k", everything, [1000])  # more epochs are not the post's
+    assert not step_budget_matched("simple", "mnist10k", {"train_limit": {"simple": 4000}}, [368])
+    assert not step_budget_matched("simple", "mnist10k", everything, [368, None])
+    assert not step_budget_matched("simple", "mnist10k", everything, [])
 
 
 def test_the_answer_names_the_models_without_a_verdict(tmp_path):
@@ -757,18 +771,33 @@ def test_reasons_keep_their_text_when_evaluated_from_inside_the_folder_and_any_r
 
 
 def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder():
-    def rec(started, settings=None):
-        return {"started": started, **({"settings_sha256": settings} if settings else {})}
+    def rec(started, settings=None, **extra):
+        return {"started": started, **({"settings_sha256": settings} if settings else {}), **extra}
 
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
     assert analysis._present([[a1, b, a2, a3]], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
     assert analysis._present([[a1, b]], "B") == [b]
     # Started in the same second: within one file the order decides, either way round.
     assert analysis._present([[rec("05", "A"), rec("05", "B")]], "B") == [rec("05", "B")]
-    early, late = {**rec("05", "A"), "command": "early"}, {**rec("05", "A"), "command": "late"}
+    early, late = rec("05", "A", command="early"), rec("05", "A", command="late")
     assert analysis._present([[early, rec("05", "B"), late]], "A") == [late]
-    assert analysis._present([[a1], [rec("05", "B")], [rec("05", "A")]], "A") == [rec("05", "A")]  # two shard files
-    assert analysis._present([[a1, rec("06", "A")], [rec("05", "B")]], "A") == [rec("06", "A")]
+    # A shard's --discard-changed replaced only its own shard's runs; a whole sweep's, those of every shard.
+    one, two_b, two_a = rec("01", "A", shard="1/2"), rec("02", "B", shard="2/2"), rec("03", "A", shard="2/2")
+    assert analysis._present([[one], [two_b, two_a]], "A") == [one, two_a]
+    assert analysis._present([[rec("03", "B", shard="1/1", discarded=2)], [one]], "B") == [rec("03", "B", shard="1/1",
+                                                                                               discarded=2)]
+    # More seeds (new settings) deleted nothing: the first process's runs are still there, so it is the headline.
+    first, more = rec("01", "S1", discarded=0), rec("02", "S2", discarded=0)
+    assert analysis._present([[first, more]], "S2") == [more, first]
     old, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
     assert analysis._present([[old, new]], "A") == [new] and analysis._present([[old]], "A") == [old]
     assert analysis._present([[rec("01", "B")]], "A") == [rec("01", "B")]  # none fits: all
+
+
+def test_shards_that_started_in_the_same_second_give_shard_1_as_the_headline(tmp_path):
+    from replicate.fileio import write_json
+
+    for k in (2, 1, 10):
+        write_json(tmp_path / f"provenance-shard-{k}-of-12.json",
+                   {"started": "2026-12-05T08:00:00+00:00", "shard": f"{k}/12", "settings_sha256": "A"})
+    assert analysis._provenance(tmp_path, "A")["shard"] == "1/12"

@@ -362,6 +362,7 @@ def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp
     assert prov["finished"] == written["finished"]
     assert finished(cli.main([*base, "--seeds", "2", "--epochs", "2", "--discard-changed"]))  # every run anew
     written = fileio.read_json(out / "provenance.json")
+    assert written["discarded"] == 2 and written["earlier"][-1]["discarded"] == 0  # what each process deleted
     prov = headline()
     assert len(written["earlier"]) == 3 and prov["started"] == written["started"]  # the present settings' first
     assert prov["differs"] == ["git", "settings_sha256"] and len(prov["shards"]) == 4

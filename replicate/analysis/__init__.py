@@ -70,12 +70,14 @@ def _nothing_usable(sweep: Path, collected: dict) -> str:
     counts = ", ".join(f"{len(v)} {k}" for k, v in collected.items() if v)
     text = f"no run of {sweep} is usable ({counts}), so there is nothing to evaluate; results.json was left as it was."
     missing, screened = collected["missing"], collected["screened"]
-    if missing:
-        first = missing[0]
-        more = f" (and {len(missing) - 1} more not finished)" if len(missing) > 1 else ""
-        text += f" {first['path']} ({first['status']}): {first['reason']}{more}."
-        if any(m["status"] in ("pending", "failed") for m in missing):
-            text += " The sweep's command trains the pending and failed runs again."
+    by_status: dict[str, list[dict]] = {}
+    for m in missing:
+        by_status.setdefault(m["status"], []).append(m)
+    for status, runs in by_status.items():  # one example of each kind, with its own remedy
+        more = f" (and {len(runs) - 1} more {status})" if len(runs) > 1 else ""
+        text += f" {runs[0]['path']} ({status}): {runs[0]['reason']}{more}."
+    if by_status.keys() & {"pending", "failed"}:
+        text += " The sweep's command trains the pending and failed runs again."
     if screened:
         capped = sum(m["screen"]["verdict"] == "collapsed" and (m.get("training") or {}).get("stopped") == "epoch cap"
                      for m in screened)
@@ -194,12 +196,13 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
     there (:func:`_present`; ``settings``: the digest of the sweep's present settings), with the command of a whole
     run (a shard's without its ``--shard``), the backends of them all, each one's record under ``shards`` (in shard
     order, then oldest first), the last finish, and under ``differs`` the fields in which they disagree."""
-    paths = [p for p in [sweep / "provenance.json"] if p.exists()] + list(sweep.glob("provenance-shard-*.json"))
+    paths = [p for p in [sweep / "provenance.json"] if p.exists()] + sorted(sweep.glob("provenance-shard-*.json"))
     files = [_processes(read_artifact(p, "the sweep's provenance")) for p in paths]
     records = sorted((r for f in files for r in f), key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
-    first = min(_present(files, settings), key=lambda r: (not r.get("started"), str(r.get("started") or "")))
+    first = min(_present(files, settings),
+                key=lambda r: (not r.get("started"), str(r.get("started") or ""), _shard_order(r)))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
     backends = dict.fromkeys(b for r in records for b in str(r.get("backend") or "").split(" and ") if b)
@@ -213,18 +216,25 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
 
 
 def _present(files: list[list[dict]], settings: str | None) -> list[dict]:
-    """The processes that trained the runs now in the folder: those with the present ``settings`` (their digest)
-    that came after every one with other settings (whose runs a rerun with ``--discard-changed`` replaced); records
-    from before the digest was kept only where none has it; all of them where neither rule leaves any. ``files``:
-    each provenance file's records, oldest first. Within a file the order says which came after (starts are
-    recorded to the second, so two processes may share one); between files, the start time."""
+    """The processes whose runs are still in the folder, those with the present ``settings`` (their digest) first.
+
+    A process whose ``--discard-changed`` deleted runs (``discarded``; records from before it was kept count as
+    having deleted) replaced the runs of every earlier process with other settings: in its own provenance file
+    (its shard), or in every file where it trained the whole sweep. ``files``: each provenance file's records,
+    oldest first; within a file the order says which came first (starts are recorded to the second), between files
+    the start time. Records from before the digest was kept count only where none has it."""
     tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records)]
-    others = [(i, j, str(r.get("started") or "")) for i, j, r in tagged
-              if r.get("settings_sha256") not in (None, settings)]
-    after = [r for i, j, r in tagged
-             if all(j > oj if i == oi else str(r.get("started") or "") >= started for oi, oj, started in others)]
-    return ([r for r in after if r.get("settings_sha256") == settings]
-            or [r for r in after if r.get("settings_sha256") is None] or [r for _, _, r in tagged])
+
+    def replaced(i, j, r) -> bool:
+        return any(c.get("discarded", 1) and c.get("settings_sha256") != r.get("settings_sha256")
+                   and (cj > j if ci == i else c.get("shard", "1/1") == "1/1"
+                        and str(c.get("started") or "") > str(r.get("started") or ""))
+                   for ci, cj, c in tagged)
+
+    kept = [r for i, j, r in tagged if not replaced(i, j, r)]
+    return ([r for r in kept if r.get("settings_sha256") == settings]
+            + [r for r in kept if r.get("settings_sha256") not in (None, settings)]
+            or [r for r in kept if r.get("settings_sha256") is None] or [r for _, _, r in tagged])
 
 
 def _compared(record: dict, key: str):

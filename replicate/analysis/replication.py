@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from replicate import config, tutorial, vocabulary
+from replicate import tutorial, vocabulary
+from replicate.config import post_steps, step_budget_epochs
 from replicate.analysis.stats import t_interval
 from replicate.vocabulary import BASELINE
 
@@ -27,12 +28,14 @@ def _variants(rep: tutorial.Reported) -> list[str]:
     return [rep.model] + ([adadelta] if adadelta else [])
 
 
-def step_budget_matched(model: str, protocol_used: dict, steps: list) -> bool:
-    """Whether every run of ``model`` trained at least the post's optimizer steps on the whole training set (so
-    that on a smaller set each image is seen proportionally more often)."""
+def step_budget_matched(model: str, dataset: str, protocol_used: dict, epochs: list) -> bool:
+    """Whether every run of ``model`` trained the post's optimizer steps: on the whole training set, for exactly
+    the epochs that give them there (:func:`config.step_budget_epochs`; on a smaller set each image is then seen
+    proportionally more often)."""
     train = protocol_used.get("train_limit")
     train = train.get(model) if isinstance(train, dict) else train
-    return bool(steps) and train is None and all(s is not None and s >= config.post_steps(model) for s in steps)
+    need = step_budget_epochs(model, dataset)
+    return bool(epochs) and train is None and all(e == need for e in epochs)
 
 
 def compared_value(rep: tutorial.Reported, run: dict) -> tuple[str, float | None]:
@@ -76,6 +79,13 @@ def replication(runs: list[dict], aggregates: list[dict], config: dict) -> list[
                 row["status"] = "not run"
                 row["why"] = (f"this sweep ({profile} profile on {dataset}) is not the post's protocol on MNIST; "
                               "run --profile replication")
+                row["measured"] = t_interval(values)
+            elif not step_budget_matched(model, dataset, protocol_used,
+                                         [(r.get("training") or {}).get("epochs") for r in group]):
+                row["status"] = "not run"
+                row["why"] = (f"its runs did not all train the post's {post_steps(model):,} optimizer steps "
+                              f"({step_budget_epochs(model, dataset)} epochs of every training image here); "
+                              "run --profile replication without --epochs or --train-limit")
                 row["measured"] = t_interval(values)
             else:
                 row["measured"] = t_interval(values)

