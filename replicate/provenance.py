@@ -104,6 +104,15 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(argv)
 
 
+#: The sweep process that trains a run, named in the run's status.json (its child processes inherit it).
+PROCESS_ENV = "REPLICATE_PROCESS"
+
+
+def process() -> str | None:
+    """The id of the sweep process this run is trained for, or None outside a sweep."""
+    return os.environ.get(PROCESS_ENV) or None
+
+
 def now() -> str:
     """The current UTC time, ISO 8601, to the second."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -79,7 +80,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
     with SweepLock(out, *shard, log=log):
         units = units_of_shard(sweep.runs(), *shard, fuse=fuse)
         mine = [r for unit in units for r in unit]
-        discarded = _check_settings(out, sweep, units, discard_changed, log)
+        _check_settings(out, sweep, units, discard_changed, log)
         started_at = provenance.now()
         index = np.arange(len(test_u8))[: sweep.test_limit]
         fileio.write_npz(out / sweep.dataset / "targets.npz", images=test_u8[index], index=index)
@@ -97,7 +98,7 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         for src in prov["data"].values():  # keep the tree free of absolute paths
             src["path"] = Path(src["path"]).name
         prov.update(started=started_at, fused=fuse, shard=f"{shard[0]}/{shard[1]}",
-                    settings_sha256=settings_digest(sweep.to_dict()), discarded=discarded)
+                    settings_sha256=settings_digest(sweep.to_dict()), process=uuid.uuid4().hex)
         prov_path = provenance_path(out, shard)
         earlier = _earlier(prov_path, log)
         last = (earlier.get("earlier") or [{}])[-1]
@@ -121,6 +122,8 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
         # (tracing, Python between steps), and the results do not depend on what else runs. The first child draws
         # the progress line: its backend (TensorFlow, the convolutional models) usually trains longest.
         children: list[tuple[subprocess.Popen, str]] = []
+        previous = os.environ.get(provenance.PROCESS_ENV)
+        os.environ[provenance.PROCESS_ENV] = prov["process"]  # each run's status.json names it; children inherit it
         try:
             for backend, (theirs, start, last) in blocks.items():
                 if backend != here:
@@ -135,6 +138,10 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             raise
         finally:
             codes = _wait(children)
+            if previous is None:
+                os.environ.pop(provenance.PROCESS_ENV, None)
+            else:
+                os.environ[provenance.PROCESS_ENV] = previous
         for code, backend in codes:
             _check_child(code, backend)
         if write_record:
@@ -175,9 +182,9 @@ def _check_registration(out: Path, recorded: dict, sweep: SweepConfig) -> None:
 
 
 def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]], discard: bool,
-                    log: Callable[[str], None]) -> int:
+                    log: Callable[[str], None]) -> None:
     """Refuse a folder whose sweep or finished runs were made with other settings (or, with ``discard``, delete the
-    runs whose recorded config differs, and return how many); train again runs whose status.json is damaged."""
+    runs whose recorded config differs); train again runs whose status.json is damaged."""
     index = out / "sweep.json"
     if index.exists():
         try:
@@ -220,7 +227,6 @@ def _check_settings(out: Path, sweep: SweepConfig, units: list[list[RunConfig]],
         clean_run(out / cfg.path)
         if len(unit) > 1:
             shutil.rmtree(fuse_state(out, unit), ignore_errors=True)  # its checkpoint holds the old settings too
-    return len(changed)
 
 
 def _clamped(sweep: SweepConfig, n_train: int, n_test: int, log: Callable[[str], None]) -> SweepConfig:

@@ -495,6 +495,8 @@ def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict,
               "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
     if len(names) > 1:
         status["trained_with"] = [k for k in names if k != cfg.loss]  # wall_s is the time of them all
+    if provenance.process():
+        status["process"] = provenance.process()  # which provenance record's process trained it
     fileio.write_json(run_dir / "history.json", history)
     if failure is None:
         logits = models.reconstruct_logits(built, arrays.x_test)

@@ -771,33 +771,37 @@ def test_reasons_keep_their_text_when_evaluated_from_inside_the_folder_and_any_r
 
 
 def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder():
+    """Each run's status.json names the process that trained it: the headline is the first of those."""
     def rec(started, settings=None, **extra):
         return {"started": started, **({"settings_sha256": settings} if settings else {}), **extra}
 
+    whole, one, two = rec("01", "S1", process="w"), rec("02", "S2", process="s1"), rec("02", "S2", process="s2")
+    # Started whole, finished as shards with other settings that replaced every run: the shards.
+    assert analysis._present([[whole], [one], [two]], "S2", ({"s1", "s2"}, False)) == [one, two]
+    # Other settings that replaced some runs only (another backend for one model, say): both.
+    assert analysis._present([[whole, rec("03", "S2", process="b")]], "S2", ({"w", "b"}, False)) == [
+        whole, rec("03", "S2", process="b")]
+    # Runs from before the ids: their processes are found by order, after those named.
+    old = rec("00", "S1")
+    assert analysis._present([[old, whole]], "S1", ({"w"}, True)) == [whole, old]
+    # Records from before the ids only: within a file the order decides, between files the start time.
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
     assert analysis._present([[a1, b, a2, a3]], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
     assert analysis._present([[a1, b]], "B") == [b]
-    # Started in the same second: within one file the order decides, either way round.
-    assert analysis._present([[rec("05", "A"), rec("05", "B")]], "B") == [rec("05", "B")]
+    assert analysis._present([[rec("05", "A"), rec("05", "B")]], "B") == [rec("05", "B")]  # the same second
     early, late = rec("05", "A", command="early"), rec("05", "A", command="late")
     assert analysis._present([[early, rec("05", "B"), late]], "A") == [late]
-    # A shard's --discard-changed replaced only its own shard's runs; a whole sweep's, those of every shard.
-    one, two_b, two_a = rec("01", "A", shard="1/2"), rec("02", "B", shard="2/2"), rec("03", "A", shard="2/2")
-    assert analysis._present([[one], [two_b, two_a]], "A") == [one, two_a]
-    assert analysis._present([[rec("03", "B", shard="1/1", discarded=2)], [one]], "B") == [rec("03", "B", shard="1/1",
-                                                                                               discarded=2)]
-    # More seeds (new settings) deleted nothing: the first process's runs are still there, so it is the headline.
-    first, more = rec("01", "S1", discarded=0), rec("02", "S2", discarded=0)
-    assert analysis._present([[first, more]], "S2") == [more, first]
-    old, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
-    assert analysis._present([[old, new]], "A") == [new] and analysis._present([[old]], "A") == [old]
+    assert analysis._present([[a1, rec("06", "A")], [rec("05", "B")]], "A") == [rec("06", "A")]
+    legacy, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
+    assert analysis._present([[legacy, new]], "A") == [new] and analysis._present([[legacy]], "A") == [legacy]
     assert analysis._present([[rec("01", "B")]], "A") == [rec("01", "B")]  # none fits: all
 
 
 def test_shards_that_started_in_the_same_second_give_shard_1_as_the_headline(tmp_path):
     from replicate.fileio import write_json
 
-    for k in (2, 1, 10):
-        write_json(tmp_path / f"provenance-shard-{k}-of-12.json",
-                   {"started": "2026-12-05T08:00:00+00:00", "shard": f"{k}/12", "settings_sha256": "A"})
-    assert analysis._provenance(tmp_path, "A")["shard"] == "1/12"
+    for k in (2, 10, 1):
+        write_json(tmp_path / f"provenance-shard-{k}-of-12.json", {"started": "2026-12-05T08:00:00+00:00",
+                                                                   "shard": f"{k}/12", "process": f"p{k}"})
+    assert analysis._provenance(tmp_path, "A", ({"p2", "p10", "p1"}, False))["shard"] == "1/12"
+    assert analysis._provenance(tmp_path, "A", ({"p2", "p10"}, False))["shard"] == "2/12"  # shard 1's runs are gone

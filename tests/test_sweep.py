@@ -341,7 +341,8 @@ def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp
             "--epochs", "1", "--out", str(out), "--no-report"]
 
     def headline():
-        return analysis._provenance(out, settings_digest(fileio.read_json(out / "sweep.json")["config"]))
+        spec = fileio.read_json(out / "sweep.json")
+        return analysis._provenance(out, settings_digest(spec["config"]), analysis._trained_by(out, spec))
 
     assert finished(cli.main([*base, "--seeds", "2"]))
     first = fileio.read_json(out / "provenance.json")
@@ -362,7 +363,8 @@ def test_a_resumed_sweep_keeps_the_provenance_of_the_process_that_started_it(tmp
     assert prov["finished"] == written["finished"]
     assert finished(cli.main([*base, "--seeds", "2", "--epochs", "2", "--discard-changed"]))  # every run anew
     written = fileio.read_json(out / "provenance.json")
-    assert written["discarded"] == 2 and written["earlier"][-1]["discarded"] == 0  # what each process deleted
+    names = {fileio.read_json(out / f"synthetic/simple/mse/seed{k}/status.json")["process"] for k in (0, 1)}
+    assert names == {written["process"]} != {written["earlier"][-1]["process"]}  # each run names its process
     prov = headline()
     assert len(written["earlier"]) == 3 and prov["started"] == written["started"]  # the present settings' first
     assert prov["differs"] == ["git", "settings_sha256"] and len(prov["shards"]) == 4

@@ -56,7 +56,7 @@ from replicate.analysis.selection import GALLERY_IMAGES
 from replicate.analysis.stats import holm, paired_test, t_interval, tost, wilcoxon_test
 from replicate.config import ENDPOINTS, MIN_IMPROVEMENT, check_fraction, check_margin, settings_digest
 from replicate.metrics import band_fractions
-from replicate.fileio import write_json, write_text
+from replicate.fileio import read_json, write_json, write_text
 
 SCHEMA_VERSION = 4
 
@@ -125,7 +125,7 @@ def evaluate_sweep(sweep_dir, *, force: bool = False, progress=None) -> Path:
         raise ArtifactError(f"{sweep / 'sweep.json'}: {problem}. The file is damaged or was edited by hand; run the "
                             "sweep's command again to rewrite it.")
     config = spec["config"]
-    provenance = _provenance(sweep, settings_digest(config))
+    provenance = _provenance(sweep, settings_digest(config), _trained_by(sweep, spec))
     targets = {}
     for dataset in dict.fromkeys(str(r.get("dataset")) for r in spec["runs"]):
         targets[dataset] = runs.load_targets(sweep / dataset / "targets.npz")
@@ -190,7 +190,7 @@ def _processes(record: dict) -> list[dict]:
     return [*(r for r in earlier if isinstance(r, dict)), own] if isinstance(earlier, list) else [own]
 
 
-def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
+def _provenance(sweep: Path, settings: str | None = None, trained_by: tuple[set, bool] = (set(), True)) -> dict | None:
     """The sweep's provenance. Where several processes trained it (shards; a sweep started whole and finished as
     shards, or the other way round; a resumed one): that of the earliest started of those that trained the runs now
     there (:func:`_present`; ``settings``: the digest of the sweep's present settings), with the command of a whole
@@ -201,7 +201,7 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
     records = sorted((r for f in files for r in f), key=_shard_order)
     if not records or (len(records) == 1 and records[0].get("shard", "1/1") == "1/1"):
         return records[0] if records else None
-    first = min(_present(files, settings),
+    first = min(_present(files, settings, trained_by),
                 key=lambda r: (not r.get("started"), str(r.get("started") or ""), _shard_order(r)))
     whole = [r for r in records if r.get("shard", "1/1") == "1/1"]
     command = whole[-1].get("command") if whole else _without_shard(first.get("command"))
@@ -215,26 +215,41 @@ def _provenance(sweep: Path, settings: str | None = None) -> dict | None:
             **({"differs": differs} if differs else {})}
 
 
-def _present(files: list[list[dict]], settings: str | None) -> list[dict]:
-    """The processes whose runs are still in the folder, those with the present ``settings`` (their digest) first.
+def _present(files: list[list[dict]], settings: str | None, trained_by: tuple[set, bool] = (set(), True)) -> list[dict]:
+    """The processes whose runs are in the folder. ``trained_by``: the process ids the runs' status.json files name,
+    and whether some finished run names none (trained by a version before the ids), whose processes are then found
+    as before: those with the present ``settings`` (their digest) after every one with other settings, records
+    from before the digest only where none has it. ``files``: each provenance file's records, oldest first; within
+    a file the order says which came first (starts are recorded to the second), between files the start time."""
+    stamps, unstamped = trained_by
+    named = [r for records in files for r in records if r.get("process") in stamps]
+    if named and not unstamped:
+        return named
+    tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records) if not r.get("process")]
+    others = [(i, j, str(r.get("started") or "")) for i, j, r in tagged
+              if r.get("settings_sha256") not in (None, settings)]
+    after = [r for i, j, r in tagged
+             if all(j > oj if i == oi else str(r.get("started") or "") >= started for oi, oj, started in others)]
+    older = ([r for r in after if r.get("settings_sha256") == settings]
+             or [r for r in after if r.get("settings_sha256") is None])
+    return named + older or [r for records in files for r in records]
 
-    A process whose ``--discard-changed`` deleted runs (``discarded``; records from before it was kept count as
-    having deleted) replaced the runs of every earlier process with other settings: in its own provenance file
-    (its shard), or in every file where it trained the whole sweep. ``files``: each provenance file's records,
-    oldest first; within a file the order says which came first (starts are recorded to the second), between files
-    the start time. Records from before the digest was kept count only where none has it."""
-    tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records)]
 
-    def replaced(i, j, r) -> bool:
-        return any(c.get("discarded", 1) and c.get("settings_sha256") != r.get("settings_sha256")
-                   and (cj > j if ci == i else c.get("shard", "1/1") == "1/1"
-                        and str(c.get("started") or "") > str(r.get("started") or ""))
-                   for ci, cj, c in tagged)
-
-    kept = [r for i, j, r in tagged if not replaced(i, j, r)]
-    return ([r for r in kept if r.get("settings_sha256") == settings]
-            + [r for r in kept if r.get("settings_sha256") not in (None, settings)]
-            or [r for r in kept if r.get("settings_sha256") is None] or [r for _, _, r in tagged])
+def _trained_by(sweep: Path, spec: dict) -> tuple[set, bool]:
+    """The process ids that the finished runs' status.json files name, and whether some finished run names none."""
+    stamps, unstamped = set(), False
+    for entry in spec["runs"]:
+        try:
+            status = read_json(sweep / str(entry.get("path")) / "status.json")
+        except (OSError, ValueError):
+            continue
+        if not isinstance(status, dict) or status.get("status") != "done":
+            continue
+        if status.get("process"):
+            stamps.add(str(status["process"]))
+        else:
+            unstamped = True
+    return stamps, unstamped
 
 
 def _compared(record: dict, key: str):
