@@ -137,11 +137,11 @@ def run_sweep(sweep: SweepConfig, out: str | os.PathLike, *, data_dir=None, argv
             _interrupt(children, already=isinstance(err, KeyboardInterrupt))
             raise
         finally:
-            codes = _wait(children)
-            if previous is None:
+            if previous is None:  # first: the children hold their own copy, and _wait may raise on a Ctrl-C
                 os.environ.pop(provenance.PROCESS_ENV, None)
             else:
                 os.environ[provenance.PROCESS_ENV] = previous
+            codes = _wait(children)
         for code, backend in codes:
             _check_child(code, backend)
         if write_record:

@@ -380,7 +380,8 @@ def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.Path
         if not finished_before:
             fileio.write_json(run_dir / "config.json", c.to_dict())
     names = [c.loss for c in cfgs]
-    histories, failures, finished, start = _restore(model, state_dir, names)
+    histories, failures, finished, start, began = _restore(model, state_dir, names)
+    began = began or provenance.process()  # the sweep process that started these runs, resumed or not
     finished = [f or d for f, d in zip(finished, done)]
     floors = [_floor(c, arrays.y_test) for c in cfgs]
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
@@ -391,7 +392,7 @@ def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.Path
 
     def finish(i: int, reason: str) -> None:
         statuses[i] = _finish(cfgs[i], run_dirs[i], builts[i], arrays, histories[i], failures[i], floors[i],
-                              names, time.perf_counter() - started, reason)
+                              names, time.perf_counter() - started, reason, began)
         finished[i] = True
 
     def epoch_end(epoch: int, logs: dict) -> None:
@@ -421,7 +422,7 @@ def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.Path
                 finish(i, "epoch cap")
         if all(finished[i] or failures[i] for i in range(len(cfgs))):
             model.stop_training = True
-        _checkpoint(model, state_dir, names, histories, failures, finished, epoch + 1)
+        _checkpoint(model, state_dir, names, histories, failures, finished, epoch + 1, process=began)
         if on_epoch:
             on_epoch(epoch + 1, rows)
 
@@ -480,7 +481,7 @@ def _saturation(model, x, y) -> list[float]:
 
 
 def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict, failure: str | None, floor: float,
-            names: list[str], wall: float, reason: str) -> dict:
+            names: list[str], wall: float, reason: str, process: str | None = None) -> dict:
     """Write a run's artifacts from its own copy as it stands now, then its ``status.json``; return the status."""
     from replicate import analysis, losses, models
 
@@ -495,8 +496,8 @@ def _finish(cfg: RunConfig, run_dir: Path, built, arrays: Arrays, history: dict,
               "final_val_loss": history["val_loss"][-1] if history["val_loss"] else None}
     if len(names) > 1:
         status["trained_with"] = [k for k in names if k != cfg.loss]  # wall_s is the time of them all
-    if provenance.process():
-        status["process"] = provenance.process()  # which provenance record's process trained it
+    if process:
+        status["process"] = process  # the provenance record of the sweep process that started the run
     fileio.write_json(run_dir / "history.json", history)
     if failure is None:
         logits = models.reconstruct_logits(built, arrays.x_test)
@@ -565,13 +566,13 @@ def not_the_runs_fault(err: Exception) -> bool:
     return isinstance(err, OSError) or (submitit is not None and isinstance(err, submitit.UncompletedJobError))
 
 
-def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int]:
+def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int, str | None]:
     """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
-    finished, and the next epoch. A checkpoint of other runs, or one that cannot be read (an interrupted or damaged
+    finished, the next epoch and the sweep process that started them. A checkpoint of other runs, or one that cannot be read (an interrupted or damaged
     write), is removed and training starts afresh, saying so."""
     ckpt = state_dir / "checkpoint.json"
     fresh = ([{"epoch": [], "loss": [], "val_loss": [], "saturated_wrong": []} for _ in names], [None] * len(names),
-             [False] * len(names), 0)
+             [False] * len(names), 0, None)
     if not ckpt.exists():
         if any(state_dir.glob("checkpoint-e*.npz")):
             _clear_checkpoint(state_dir)  # state written, pointer not: the epoch is redone
@@ -589,7 +590,7 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
             raise ValueError("it does not fit this model")
         for variable, value in zip(variables, values):
             variable.assign(value)
-        return saved["histories"], saved["failures"], saved["finished"], saved["epochs"]
+        return saved["histories"], saved["failures"], saved["finished"], saved["epochs"], saved.get("process")
     except Exception as err:  # any unreadable checkpoint means the same thing: start these runs again
         if not_the_runs_fault(err):
             raise
@@ -600,7 +601,7 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
 
 
 def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict], failures: list,
-                finished: list, epochs: int) -> None:
+                finished: list, epochs: int, process: str | None = None) -> None:
     """The state after ``epochs`` epochs under an epoch-numbered name (uncompressed: fast), then the JSON that
     points at it."""
     from keras import ops
@@ -610,7 +611,7 @@ def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict],
     fileio.write_npz(state_dir / name, compress=False, **values)
     fileio.write_json(state_dir / "checkpoint.json",
                       {"state": name, "epochs": epochs, "losses": names, "histories": histories,
-                       "failures": failures, "finished": finished})
+                       "failures": failures, "finished": finished, "process": process})
     for old in state_dir.glob("checkpoint-e*.npz"):
         if old.name != name:
             old.unlink()

@@ -18,6 +18,9 @@ from replicate.report.view import Results
 from tests.fake_sweep import write_fake_sweep
 
 
+#: Runs that name no process (trained before the ids): the provenance headline follows the records' order.
+LEGACY = (set(), True)
+
 def _results(path):
     def no_nan(name):
         raise AssertionError(f"non-strict JSON constant {name} in results.json")
@@ -619,7 +622,7 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     for i, (started, backend) in enumerate([("2026-01-01T07:00:00", "jax"), ("2026-01-01T09:00:00", "tensorflow")],
                                            start=1):
         write(f"provenance-shard-{i}-of-2.json", record(f"{i}/2", started, "a" * 40, backend, f"2026-01-01T1{i}:00:00"))
-    prov = analysis._provenance(tmp_path)
+    prov = analysis._provenance(tmp_path, None, LEGACY)
     assert [s["shard"] for s in prov["shards"]] == ["1/1", "1/2", "2/2"]
     assert prov["shard"] == "1/2" and prov["git"]["commit"] == "a" * 40  # the earliest started process's
     assert prov["command"] == "replicate run"  # the whole run's, not the earliest shard's
@@ -636,7 +639,7 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     assert rows["processes differ in"] == "git" and "shards" not in rows and "differs" not in rows
     (tmp_path / "provenance.json").unlink()
     write("provenance-shard-10-of-12.json", record("10/12", None, "a" * 40))  # no start recorded: not the earliest
-    prov = analysis._provenance(tmp_path)
+    prov = analysis._provenance(tmp_path, None, LEGACY)
     assert [s["shard"] for s in prov["shards"]] == ["1/2", "2/2", "10/12"] and prov["shard"] == "1/2"
     assert prov["command"] == "replicate run --profile quick --no-report"  # the shard's, without --shard
     for name in ("provenance-shard-2-of-2.json", "provenance-shard-10-of-12.json"):
@@ -644,16 +647,16 @@ def test_a_sweep_started_whole_and_finished_as_shards_names_every_process_and_wh
     for i, (sha, path) in enumerate([("5" * 64, "a.gz"), ("5" * 64, "b.gz")], start=1):  # same images, elsewhere
         write(f"provenance-shard-{i}-of-2.json", {**record(f"{i}/2", f"2026-01-01T0{i}:00:00", "a" * 40),
                                                    "data": {"train": {"sha256": sha, "path": path}}})
-    assert "differs" not in analysis._provenance(tmp_path)
+    assert "differs" not in analysis._provenance(tmp_path, None, LEGACY)
     write("provenance-shard-2-of-2.json", {**record("2/2", "2026-01-01T02:00:00", "a" * 40),
                                            "data": {"train": {"sha256": "6" * 64, "path": "a.gz"}}})
-    assert analysis._provenance(tmp_path)["differs"] == ["data"]  # other images
+    assert analysis._provenance(tmp_path, None, LEGACY)["differs"] == ["data"]  # other images
     (tmp_path / "provenance-shard-2-of-2.json").unlink()
-    prov = analysis._provenance(tmp_path)  # one shard alone: still the whole sweep's command, and listed
+    prov = analysis._provenance(tmp_path, None, LEGACY)  # one shard alone: still the whole sweep's command, and listed
     assert prov["command"] == "replicate run --profile quick --no-report" and len(prov["shards"]) == 1
     (tmp_path / "provenance-shard-1-of-2.json").unlink()
     write("provenance.json", record("1/1", "2026-01-01T08:00:00", "b" * 40))
-    assert analysis._provenance(tmp_path) == record("1/1", "2026-01-01T08:00:00", "b" * 40)  # a whole run, as it is
+    assert analysis._provenance(tmp_path, None, LEGACY) == record("1/1", "2026-01-01T08:00:00", "b" * 40)  # as it is
     assert analysis._without_shard("replicate run --shard=2/3 --out 'a b' --shards 3") == \
         "replicate run --out 'a b' --shards 3"
 
@@ -663,7 +666,7 @@ def test_a_sharded_sweeps_provenance_names_the_backends_of_every_shard(tmp_path)
     for i, (backend, hour) in enumerate(shards, start=1):
         (tmp_path / f"provenance-shard-{i}-of-3.json").write_text(json.dumps(
             {"backend": backend, "device": "CPU", "shard": f"{i}/3", "finished": f"2026-01-01T{hour}:00"}))
-    prov = analysis._provenance(tmp_path)
+    prov = analysis._provenance(tmp_path, None, LEGACY)
     assert prov["backend"] == "jax and tensorflow" and prov["device"] == "CPU"
     assert [s["shard"] for s in prov["shards"]] == ["1/3", "2/3", "3/3"] and prov["finished"] == "2026-01-01T11:00:00"
 
@@ -781,9 +784,12 @@ def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder
     # Other settings that replaced some runs only (another backend for one model, say): both.
     assert analysis._present([[whole, rec("03", "S2", process="b")]], "S2", ({"w", "b"}, False)) == [
         whole, rec("03", "S2", process="b")]
-    # Runs from before the ids: their processes are found by order, after those named.
+    # Runs from before the ids: their processes are found by order (with their own settings), after those named.
     old = rec("00", "S1")
     assert analysis._present([[old, whole]], "S1", ({"w"}, True)) == [whole, old]
+    more = rec("03", "S2", process="p")  # more seeds, other settings: the runs of the process before the ids stay
+    assert analysis._present([[old, more]], "S2", ({"p"}, True)) == [more, old]
+    assert analysis._present([[old, whole]], "S1", ({"w", "lost"}, False)) == [whole, old]  # a record was lost
     # Records from before the ids only: within a file the order decides, between files the start time.
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
     assert analysis._present([[a1, b, a2, a3]], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's
@@ -792,6 +798,10 @@ def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder
     early, late = rec("05", "A", command="early"), rec("05", "A", command="late")
     assert analysis._present([[early, rec("05", "B"), late]], "A") == [late]
     assert analysis._present([[a1, rec("06", "A")], [rec("05", "B")]], "A") == [rec("06", "A")]
+    # A shard's rerun with other settings replaced its own shard's runs; a whole run's, every file's.
+    one, two_b, two_a = rec("01", "A", shard="1/2"), rec("02", "B", shard="2/2"), rec("03", "A", shard="2/2")
+    assert analysis._present([[one], [two_b, two_a]], "A") == [one, two_a]
+    assert analysis._present([[rec("03", "B")], [one]], "B") == [rec("03", "B")]
     legacy, new = rec("01"), rec("02", "A")  # a record from before the digest was kept, then a resume
     assert analysis._present([[legacy, new]], "A") == [new] and analysis._present([[legacy]], "A") == [legacy]
     assert analysis._present([[rec("01", "B")]], "A") == [rec("01", "B")]  # none fits: all

@@ -96,6 +96,8 @@ def test_an_io_failure_ends_the_command_with_exit_2_and_keeps_the_finished_epoch
     monkeypatch.setattr(train, "_checkpoint", real)
     assert cli.main(argv) in (0, cli.EXIT_FAILED_RUNS + 1)  # 3 short epochs may leave it screened
     assert calls == [1, 2] and len(fileio.read_json(run / "history.json")["loss"]) == 3
+    prov = fileio.read_json(out / "provenance.json")  # the resumed run names the process that started it
+    assert fileio.read_json(run / "status.json")["process"] == prov["earlier"][-1]["process"] != prov["process"]
 
 
 def test_a_shard_stopped_for_good_by_its_scheduler_keeps_its_epochs(tmp_path, monkeypatch):

@@ -190,7 +190,7 @@ def _processes(record: dict) -> list[dict]:
     return [*(r for r in earlier if isinstance(r, dict)), own] if isinstance(earlier, list) else [own]
 
 
-def _provenance(sweep: Path, settings: str | None = None, trained_by: tuple[set, bool] = (set(), True)) -> dict | None:
+def _provenance(sweep: Path, settings: str | None, trained_by: tuple[set, bool]) -> dict | None:
     """The sweep's provenance. Where several processes trained it (shards; a sweep started whole and finished as
     shards, or the other way round; a resumed one): that of the earliest started of those that trained the runs now
     there (:func:`_present`; ``settings``: the digest of the sweep's present settings), with the command of a whole
@@ -217,19 +217,25 @@ def _provenance(sweep: Path, settings: str | None = None, trained_by: tuple[set,
 
 def _present(files: list[list[dict]], settings: str | None, trained_by: tuple[set, bool] = (set(), True)) -> list[dict]:
     """The processes whose runs are in the folder. ``trained_by``: the process ids the runs' status.json files name,
-    and whether some finished run names none (trained by a version before the ids), whose processes are then found
-    as before: those with the present ``settings`` (their digest) after every one with other settings, records
-    from before the digest only where none has it. ``files``: each provenance file's records, oldest first; within
-    a file the order says which came first (starts are recorded to the second), between files the start time."""
+    and whether some finished run names none (trained by a version before the ids). Those runs' processes are found
+    by order: the records without an id that have the settings of the last of them (the present ``settings`` where
+    no run names an id) and came after every one with other settings, records from before the digest only where
+    none has it. ``files``: each provenance file's records, oldest first; within a file the order says which came
+    first (starts are recorded to the second); between files the start time, and only a whole run's record (not a
+    shard's) replaces another file's."""
     stamps, unstamped = trained_by
+    known = {r.get("process") for records in files for r in records}
     named = [r for records in files for r in records if r.get("process") in stamps]
-    if named and not unstamped:
+    if named and not unstamped and stamps <= known:
         return named
     tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records) if not r.get("process")]
-    others = [(i, j, str(r.get("started") or "")) for i, j, r in tagged
+    if named and tagged:
+        settings = max(tagged, key=lambda t: str(t[2].get("started") or ""))[2].get("settings_sha256")
+    others = [(i, j, str(r.get("started") or ""), r.get("shard", "1/1") == "1/1") for i, j, r in tagged
               if r.get("settings_sha256") not in (None, settings)]
     after = [r for i, j, r in tagged
-             if all(j > oj if i == oi else str(r.get("started") or "") >= started for oi, oj, started in others)]
+             if all(j > oj if i == oi else not whole or str(r.get("started") or "") >= started
+                    for oi, oj, started, whole in others)]
     older = ([r for r in after if r.get("settings_sha256") == settings]
              or [r for r in after if r.get("settings_sha256") is None])
     return named + older or [r for records in files for r in records]
