@@ -381,7 +381,8 @@ def _train_built(cfgs: list[RunConfig], run_dirs: list, state_dir: str | os.Path
             fileio.write_json(run_dir / "config.json", c.to_dict())
     names = [c.loss for c in cfgs]
     histories, failures, finished, start, began = _restore(model, state_dir, names)
-    began = began or provenance.process()  # the sweep process that started these runs, resumed or not
+    # The sweep process that started these runs, resumed or not ("" for a checkpoint from before the ids: unknown).
+    began = provenance.process() if began is None else began
     finished = [f or d for f, d in zip(finished, done)]
     floors = [_floor(c, arrays.y_test) for c in cfgs]
     keys = ([("loss", "val_loss")] if len(cfgs) == 1 else [(f"{k}_loss", f"val_{k}_loss") for k in names])
@@ -590,7 +591,7 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
             raise ValueError("it does not fit this model")
         for variable, value in zip(variables, values):
             variable.assign(value)
-        return saved["histories"], saved["failures"], saved["finished"], saved["epochs"], saved.get("process")
+        return saved["histories"], saved["failures"], saved["finished"], saved["epochs"], saved.get("process", "")
     except Exception as err:  # any unreadable checkpoint means the same thing: start these runs again
         if not_the_runs_fault(err):
             raise

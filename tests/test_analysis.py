@@ -789,7 +789,11 @@ def test_the_headline_process_is_the_first_of_those_whose_runs_are_in_the_folder
     assert analysis._present([[old, whole]], "S1", ({"w"}, True)) == [whole, old]
     more = rec("03", "S2", process="p")  # more seeds, other settings: the runs of the process before the ids stay
     assert analysis._present([[old, more]], "S2", ({"p"}, True)) == [more, old]
-    assert analysis._present([[old, whole]], "S1", ({"w", "lost"}, False)) == [whole, old]  # a record was lost
+    assert analysis._present([[old, whole]], "S1", ({"w", "lost"}, False)) == [whole]  # a record was lost
+    assert analysis._present([[old, whole]], "S1", ({"lost"}, False)) == [old, whole]  # none left: every record
+    tie = rec("05", "S2")  # the last record before the ids started in the same second as the one before it
+    assert analysis._present([[rec("05", "S1"), tie, more]], "S2", ({"p"}, True)) == [more, tie]
+    assert analysis._present([[{"started": "01", "process": ["x"]}]], "S1", ({"x"}, False))  # edited: no crash
     # Records from before the ids only: within a file the order decides, between files the start time.
     a1, b, a2, a3 = rec("01", "A"), rec("02", "B"), rec("03", "A"), rec("04", "A")
     assert analysis._present([[a1, b, a2, a3]], "A") == [a2, a3]  # B replaced a1's runs; a2's replaced B's

@@ -100,6 +100,31 @@ def test_an_io_failure_ends_the_command_with_exit_2_and_keeps_the_finished_epoch
     assert fileio.read_json(run / "status.json")["process"] == prov["earlier"][-1]["process"] != prov["process"]
 
 
+def test_a_run_resumed_from_a_checkpoint_of_an_older_version_names_no_process(tmp_path, monkeypatch, capsys):
+    """Which process started it is unknown (the checkpoint has no id), so its process is found by order."""
+    from replicate import train
+
+    real = train._checkpoint
+
+    def disk_full_in_epoch_2(*args, **kwargs):
+        if args[-1] == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_checkpoint", disk_full_in_epoch_2)
+    out = tmp_path / "sweep"
+    argv = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--epochs", "3", "--backend",
+            "tensorflow", "--train-limit", "256", "--out", str(out), "--no-report"]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    run = out / "synthetic/simple/mse/seed0"
+    saved = fileio.read_json(run / "checkpoint.json")
+    saved.pop("process")
+    fileio.write_json(run / "checkpoint.json", saved)
+    monkeypatch.setattr(train, "_checkpoint", real)
+    assert cli.main(argv) in (0, cli.EXIT_FAILED_RUNS + 1)
+    assert "process" not in fileio.read_json(run / "status.json")
+
+
 def test_a_shard_stopped_for_good_by_its_scheduler_keeps_its_epochs(tmp_path, monkeypatch):
     """submitit ends a shard at its last time limit by raising UncompletedJobError inside the training: the run is
     not marked failed (which would discard its checkpoint on the next command)."""

@@ -222,15 +222,16 @@ def _present(files: list[list[dict]], settings: str | None, trained_by: tuple[se
     no run names an id) and came after every one with other settings, records from before the digest only where
     none has it. ``files``: each provenance file's records, oldest first; within a file the order says which came
     first (starts are recorded to the second); between files the start time, and only a whole run's record (not a
-    shard's) replaces another file's."""
+    shard's) replaces another file's. Where every run names an id, records without one trained none of them; an id
+    that names no record (a provenance file lost) leaves the others named, or, where none is left, every record."""
     stamps, unstamped = trained_by
-    known = {r.get("process") for records in files for r in records}
-    named = [r for records in files for r in records if r.get("process") in stamps]
-    if named and not unstamped and stamps <= known:
-        return named
-    tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records) if not r.get("process")]
-    if named and tagged:
-        settings = max(tagged, key=lambda t: str(t[2].get("started") or ""))[2].get("settings_sha256")
+    everyone = [r for records in files for r in records]
+    named = [r for r in everyone if _process(r) in stamps]
+    if not unstamped:
+        return named or everyone
+    tagged = [(i, j, r) for i, records in enumerate(files) for j, r in enumerate(records) if not _process(r)]
+    if named and tagged:  # the last process before the ids: the latest start, and within a file the last
+        settings = max(tagged, key=lambda t: (str(t[2].get("started") or ""), t[1]))[2].get("settings_sha256")
     others = [(i, j, str(r.get("started") or ""), r.get("shard", "1/1") == "1/1") for i, j, r in tagged
               if r.get("settings_sha256") not in (None, settings)]
     after = [r for i, j, r in tagged
@@ -238,7 +239,13 @@ def _present(files: list[list[dict]], settings: str | None, trained_by: tuple[se
                     for oi, oj, started, whole in others)]
     older = ([r for r in after if r.get("settings_sha256") == settings]
              or [r for r in after if r.get("settings_sha256") is None])
-    return named + older or [r for records in files for r in records]
+    return named + older or everyone
+
+
+def _process(record: dict) -> str | None:
+    """A provenance record's process id (None for a record from before the ids, or one edited into another type)."""
+    value = record.get("process")
+    return value if isinstance(value, str) and value else None
 
 
 def _trained_by(sweep: Path, spec: dict) -> tuple[set, bool]:
