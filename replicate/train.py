@@ -569,8 +569,9 @@ def not_the_runs_fault(err: Exception) -> bool:
 
 def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list, list, int, str | None]:
     """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
-    finished, the next epoch and the sweep process that started them. A checkpoint of other runs, or one that cannot be read (an interrupted or damaged
-    write), is removed and training starts afresh, saying so."""
+    finished, the next epoch and the sweep process that started them ("" where the checkpoint does not say; None
+    for a fresh start). A checkpoint of other runs, or one that cannot be read (an interrupted or damaged write),
+    is removed and training starts afresh, saying so."""
     ckpt = state_dir / "checkpoint.json"
     fresh = ([{"epoch": [], "loss": [], "val_loss": [], "saturated_wrong": []} for _ in names], [None] * len(names),
              [False] * len(names), 0, None)
