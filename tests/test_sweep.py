@@ -71,23 +71,38 @@ def test_nan_run_fails_and_sweep_goes_on(tmp_path, monkeypatch, capsys):
     assert f"{1 + screened} run(s) are not usable evidence" in captured.err
 
 
+def _fail_checkpoint_of_epoch_2(monkeypatch, error: BaseException, calls: list | None = None):
+    """Make saving the checkpoint after epoch 2 raise ``error`` (recording each epoch saved in ``calls``); return
+    the real function, to put back."""
+    from replicate import train
+
+    real = train._checkpoint
+
+    def failing(*args, **kwargs):
+        if calls is not None:
+            calls.append(args[-1])
+        if args[-1] == 2:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_checkpoint", failing)
+    return real
+
+
+#: A one-model sweep run in this process (so a patch holds), three short epochs.
+_SHORT = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--epochs", "3", "--backend",
+          "tensorflow", "--train-limit", "256", "--no-report"]
+
+
 def test_an_io_failure_ends_the_command_with_exit_2_and_keeps_the_finished_epochs(tmp_path, monkeypatch, capsys):
     """A full disk is not the run's fault: the command stops with exit 2 and the error, the run is not marked
     failed (which would discard it on the next command), and its checkpointed epoch is kept for the rerun."""
     from replicate import train
 
-    real, calls = train._checkpoint, []
-
-    def disk_full_in_epoch_2(*args, **kwargs):
-        calls.append(args[-1])
-        if args[-1] == 2:
-            raise OSError(28, "No space left on device")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "_checkpoint", disk_full_in_epoch_2)
+    calls = []
+    real = _fail_checkpoint_of_epoch_2(monkeypatch, OSError(28, "No space left on device"), calls)
     out = tmp_path / "sweep"
-    argv = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--epochs", "3", "--backend",
-            "tensorflow", "--train-limit", "256", "--out", str(out), "--no-report"]  # in this process: the patch holds
+    argv = [*_SHORT, "--out", str(out)]
     assert cli.main(argv) == cli.EXIT_USAGE
     assert "No space left on device" in capsys.readouterr().err
     run = out / "synthetic/simple/mse/seed0"
@@ -104,17 +119,9 @@ def test_a_run_resumed_from_a_checkpoint_of_an_older_version_names_no_process(tm
     """Which process started it is unknown (the checkpoint has no id), so its process is found by order."""
     from replicate import train
 
-    real = train._checkpoint
-
-    def disk_full_in_epoch_2(*args, **kwargs):
-        if args[-1] == 2:
-            raise OSError(28, "No space left on device")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "_checkpoint", disk_full_in_epoch_2)
+    real = _fail_checkpoint_of_epoch_2(monkeypatch, OSError(28, "No space left on device"))
     out = tmp_path / "sweep"
-    argv = ["run", "--profile", "smoke", "--models", "simple", "--losses", "mse", "--epochs", "3", "--backend",
-            "tensorflow", "--train-limit", "256", "--out", str(out), "--no-report"]
+    argv = [*_SHORT, "--out", str(out)]
     assert cli.main(argv) == cli.EXIT_USAGE
     run = out / "synthetic/simple/mse/seed0"
     saved = fileio.read_json(run / "checkpoint.json")
@@ -132,14 +139,8 @@ def test_a_shard_stopped_for_good_by_its_scheduler_keeps_its_epochs(tmp_path, mo
 
     from replicate import train
 
-    real = train._checkpoint
-
-    def stopped_in_epoch_2(*args, **kwargs):
-        if args[-1] == 2:
-            raise UncompletedJobError("Job not requeued because: timed-out too many times.")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "_checkpoint", stopped_in_epoch_2)
+    real = _fail_checkpoint_of_epoch_2(monkeypatch, UncompletedJobError("Job not requeued because: timed-out too "
+                                                                         "many times."))
     cfg = config.override(config.profile("smoke"), models=["simple"], losses=["mse"], epochs=3, train_limit=256,
                           backend="tensorflow")
     with pytest.raises(UncompletedJobError):

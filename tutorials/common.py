@@ -226,7 +226,8 @@ def print_measured_vs_reported(cfg: RunConfig, status: dict, *, quick: bool) -> 
     comparable = cfg.loss == "bce" and cfg.dataset in DATA_NOTES and not quick
     for r in reported:
         what, measured = compared_value(r, status)
-        gap = f"; this run's {what} differs from it by {measured - r.value:+.3f}" if comparable and measured is not None else ""
+        gap = (f"; this run's {what} differs from it by {measured - r.value:+.3f}"
+               if comparable and measured is not None else "")
         print(f"  the post reports {as_posted(r.value)} ({r.split}, {r.version}): \"{r.quote}\"{gap}")
     if not reported:
         print("  the post reports no loss value for this model")

@@ -243,7 +243,8 @@ def _present(files: list[list[dict]], settings: str | None, trained_by: tuple[se
 
 
 def _process(record: dict) -> str | None:
-    """A provenance record's process id (None for a record from before the ids, or one edited into another type)."""
+    """The process id of a provenance record or a run's status.json (None for one from before the ids, or one edited
+    into another type)."""
     value = record.get("process")
     return value if isinstance(value, str) and value else None
 
@@ -258,8 +259,9 @@ def _trained_by(sweep: Path, spec: dict) -> tuple[set, bool]:
             continue
         if not isinstance(status, dict) or status.get("status") != "done":
             continue
-        if status.get("process"):
-            stamps.add(str(status["process"]))
+        pid = _process(status)
+        if pid:
+            stamps.add(pid)
         else:
             unstamped = True
     return stamps, unstamped
