@@ -173,12 +173,45 @@ def _build_fused(cfgs: list[RunConfig], seed: int):
         return [built], built.logits
     builts = [_build(cfg, seed) for cfg in cfgs]
     for built, cfg in zip(builts, cfgs):
-        built.logits.name = cfg.loss  # output and log names
+        built.logits.name = cfg.loss  # the copies need names of their own in one model
     inputs = keras.Input(builts[0].logits.input_shape[1:])
-    model = keras.Model(inputs, [b.logits(inputs) for b in builts], name="fused")
-    model.compile(optimizer=_optimizer(cfgs[0]), steps_per_execution=STEPS_PER_EXECUTION,
-                  loss=[_loss(cfg) for cfg in cfgs])
+    model = _fused_class()(inputs, [b.logits(inputs) for b in builts], [_loss(cfg) for cfg in cfgs],
+                           [cfg.loss for cfg in cfgs])
+    model.compile(optimizer=_optimizer(cfgs[0]), steps_per_execution=STEPS_PER_EXECUTION)
     return builts, model
+
+
+_FUSED = None
+
+
+def _fused_class():
+    """The fused model's class (made once, when Keras is first needed): a functional model whose loss is the sum
+    of its copies' losses, each averaged over an epoch's images as a run alone averages its loss (each batch
+    weighted by its size). Keras' own per-output averages weight every batch alike on TensorFlow, where a batch's
+    size is unknown when the step is traced, so a partial last batch would count as much as a full one."""
+    global _FUSED
+    if _FUSED is None:
+        import keras
+        from keras import ops
+
+        class Fused(keras.Model):
+            def __init__(self, inputs, outputs, losses, names):
+                super().__init__(inputs, outputs, name="fused")
+                self.copy_losses = losses
+                self.copy_trackers = [keras.metrics.Mean(name=f"{name}_loss") for name in names]
+
+            def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                size = ops.shape(x)[0]
+                total = 0
+                for loss, tracker, target, output in zip(self.copy_losses, self.copy_trackers, y, y_pred,
+                                                         strict=True):
+                    value = loss(target, output)
+                    tracker.update_state(value, sample_weight=size)
+                    total = total + value
+                return total
+
+        _FUSED = Fused
+    return _FUSED
 
 
 def steps_per_epoch(arrays: Arrays, cfg: RunConfig) -> int:
