@@ -201,6 +201,8 @@ def _fused_class():
                 self.copy_trackers = [keras.metrics.Mean(name=f"{name}_loss") for name in names]
 
             def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                if self.losses:  # a penalty belongs to no copy: such models train alone (fusable)
+                    raise ValueError("a model with a loss of its own cannot train side by side")
                 size = ops.shape(x)[0]
                 total = 0
                 for loss, tracker, target, output in zip(self.copy_losses, self.copy_trackers, y, y_pred,
@@ -604,7 +606,10 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
     """Load the last checkpoint of these runs into ``model``; return histories, failures, which runs have
     finished, the next epoch and the sweep process that started them ("" where the checkpoint does not say; None
     for a fresh start). A checkpoint of other runs, or one that cannot be read (an interrupted or damaged write),
-    is removed and training starts afresh, saying so."""
+    is removed and training starts afresh, saying so; so is a TensorFlow side-by-side checkpoint whose epoch losses
+    average batches, not images, as before 9bd1042 (its histories would mix the two)."""
+    import keras
+
     ckpt = state_dir / "checkpoint.json"
     fresh = ([{"epoch": [], "loss": [], "val_loss": [], "saturated_wrong": []} for _ in names], [None] * len(names),
              [False] * len(names), 0, None)
@@ -616,6 +621,8 @@ def _restore(model, state_dir: Path, names: list[str]) -> tuple[list[dict], list
         saved = fileio.read_json(ckpt)
         if saved["losses"] != names:
             raise ValueError(f"it holds the runs {saved['losses']}, not {names}")
+        if len(names) > 1 and saved.get("loss_average") != "images" and keras.backend.backend() == "tensorflow":
+            raise ValueError("its epoch losses average batches, not images (written before 9bd1042)")
         if not model.optimizer.built:  # a loss-scaling optimizer would add its variables again
             model.optimizer.build(model.trainable_variables)
         variables = _state(model)
@@ -646,7 +653,7 @@ def _checkpoint(model, state_dir: Path, names: list[str], histories: list[dict],
     fileio.write_npz(state_dir / name, compress=False, **values)
     fileio.write_json(state_dir / "checkpoint.json",
                       {"state": name, "epochs": epochs, "losses": names, "histories": histories,
-                       "failures": failures, "finished": finished, "process": process})
+                       "failures": failures, "finished": finished, "process": process, "loss_average": "images"})
     for old in state_dir.glob("checkpoint-e*.npz"):
         if old.name != name:
             old.unlink()

@@ -119,6 +119,35 @@ def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
                                       np.load(tmp_path / "straight" / name / "reconstructions.npz")["recon"])
 
 
+def test_side_by_side_checkpoint_from_before_image_averages_starts_again(tmp_path, capsys):
+    """On TensorFlow, a side-by-side checkpoint whose epoch losses averaged batches (before 9bd1042, no
+    "loss_average") is not resumed: its histories would mix the two averages."""
+    import keras
+
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "loss": name, "train_limit": 120, "test_limit": 40}) for name in ("bce", "mse")]
+
+    def run(name, on_epoch=None):
+        return train.train_side_by_side(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
+                                        train_x, test_x, on_epoch)
+
+    run("straight")
+    with pytest.raises(KeyboardInterrupt):
+        run("old", _stop_after_first)
+    pointer = tmp_path / "old/state/checkpoint.json"
+    saved = fileio.read_json(pointer)
+    assert saved.pop("loss_average") == "images"
+    saved["histories"][0]["val_loss"][0] += 1.0  # what the older average would have logged instead
+    fileio.write_json(pointer, saved)
+    run("old")
+    restarted = keras.backend.backend() == "tensorflow"
+    assert ("cannot be used" in capsys.readouterr().out) == restarted
+    for name in ("bce", "mse"):
+        same = (tmp_path / "old" / name / "history.json").read_bytes() == \
+            (tmp_path / "straight" / name / "history.json").read_bytes()
+        assert same == (restarted or name == "mse")
+
+
 def later_seed_on_the_same_model(out: Path) -> None:
     """Seed 1 trained after seed 0 in one process, on the model built for seed 0, ends as seed 1 built anew: same
     history, weights and reconstructions, bit for bit (Adam's state matters from the second step on)."""
@@ -160,10 +189,11 @@ def test_a_later_seed_reuses_the_compiled_model_with_the_numbers_of_a_new_one(tm
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_models_with_a_loss_of_their_own_train_alone():
+def test_models_with_a_loss_of_their_own_train_alone(tmp_path, monkeypatch):
     """Keras adds a model's own loss (activity penalty, KL) to the total only, so those models are never fused."""
     from replicate import models
 
+    monkeypatch.chdir(tmp_path)
     for name in config.MODELS:
         built = models.build(name, seed=0)
         shape = (2, 784) if built.flat else (2, 28, 28, 1)
@@ -172,6 +202,10 @@ def test_models_with_a_loss_of_their_own_train_alone():
         cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
         assert train.fusable(cfg) == (not vocabulary.model(name).own_loss)
     assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
+    train_x, test_x = synthetic_split()
+    cfgs = [config.RunConfig(**{**TINY, "model": "sparse", "loss": loss, "epochs": 1}) for loss in ("bce", "mse")]
+    with pytest.raises(ValueError, match="loss of its own"):  # fused anyway, it would drop the penalty
+        train.train_side_by_side(cfgs, ["unused/bce", "unused/mse"], "unused/state", train_x, test_x)
 
 
 def test_both_feeds_give_each_epoch_its_own_seeded_order():
