@@ -98,13 +98,19 @@ def test_fused_runs_train_as_they_would_alone(tmp_path, model, names, checked):
                                    np.load(tmp_path / "alone" / cfg.loss / "reconstructions.npz")["recon"], atol=1e-3)
 
 
-def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
+def _side_by_side_into(folder: Path, cfgs: list, on_epoch=None) -> list[dict]:
+    """Train ``cfgs`` side by side on the synthetic split, each run into ``folder/<loss>``, the state in
+    ``folder/state``."""
     train_x, test_x = synthetic_split()
+    return train.train_side_by_side(cfgs, [folder / c.loss for c in cfgs], folder / "state", train_x, test_x,
+                                    on_epoch)
+
+
+def test_interrupted_fused_runs_resume_bit_identical(tmp_path):
     cfgs = [config.RunConfig(**{**TINY, "loss": name}) for name in ("bce", "huber")]
 
     def run(name, on_epoch=None):
-        return train.train_side_by_side(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
-                                train_x, test_x, on_epoch)
+        return _side_by_side_into(tmp_path / name, cfgs, on_epoch)
 
     run("straight")
     with pytest.raises(KeyboardInterrupt):
@@ -124,12 +130,10 @@ def test_side_by_side_checkpoint_from_before_image_averages_starts_again(tmp_pat
     "loss_average") is not resumed: its histories would mix the two averages."""
     import keras
 
-    train_x, test_x = synthetic_split()
     cfgs = [config.RunConfig(**{**TINY, "loss": name, "train_limit": 120, "test_limit": 40}) for name in ("bce", "mse")]
 
     def run(name, on_epoch=None):
-        return train.train_side_by_side(cfgs, [tmp_path / name / c.loss for c in cfgs], tmp_path / name / "state",
-                                        train_x, test_x, on_epoch)
+        return _side_by_side_into(tmp_path / name, cfgs, on_epoch)
 
     run("straight")
     with pytest.raises(KeyboardInterrupt):
@@ -151,11 +155,10 @@ def test_side_by_side_checkpoint_from_before_image_averages_starts_again(tmp_pat
 def later_seed_on_the_same_model(out: Path) -> None:
     """Seed 1 trained after seed 0 in one process, on the model built for seed 0, ends as seed 1 built anew: same
     history, weights and reconstructions, bit for bit (Adam's state matters from the second step on)."""
-    train_x, test_x = synthetic_split()
 
     def run(name: str, seed: int):
         cfgs = [config.RunConfig(**{**TINY, "loss": loss, "seed": seed, "epochs": 2}) for loss in ("bce", "ssim")]
-        train.train_side_by_side(cfgs, [out / name / c.loss for c in cfgs], out / name / "state", train_x, test_x)
+        _side_by_side_into(out / name, cfgs)
         return [model for _, model, _ in train._COMPILED.values()]
 
     train.clear_compiled()
@@ -189,11 +192,10 @@ def test_a_later_seed_reuses_the_compiled_model_with_the_numbers_of_a_new_one(tm
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_models_with_a_loss_of_their_own_train_alone(tmp_path, monkeypatch):
+def test_models_with_a_loss_of_their_own_train_alone(tmp_path):
     """Keras adds a model's own loss (activity penalty, KL) to the total only, so those models are never fused."""
     from replicate import models
 
-    monkeypatch.chdir(tmp_path)
     for name in config.MODELS:
         built = models.build(name, seed=0)
         shape = (2, 784) if built.flat else (2, 28, 28, 1)
@@ -202,10 +204,9 @@ def test_models_with_a_loss_of_their_own_train_alone(tmp_path, monkeypatch):
         cfg = config.protocol_run(name, dataset="synthetic", loss="mse", seed=0)
         assert train.fusable(cfg) == (not vocabulary.model(name).own_loss)
     assert not train.fusable(config.RunConfig(**{**TINY, "mixed_precision": True}))
-    train_x, test_x = synthetic_split()
     cfgs = [config.RunConfig(**{**TINY, "model": "sparse", "loss": loss, "epochs": 1}) for loss in ("bce", "mse")]
     with pytest.raises(ValueError, match="loss of its own"):  # fused anyway, it would drop the penalty
-        train.train_side_by_side(cfgs, ["unused/bce", "unused/mse"], "unused/state", train_x, test_x)
+        _side_by_side_into(tmp_path, cfgs)
 
 
 def test_both_feeds_give_each_epoch_its_own_seeded_order():
